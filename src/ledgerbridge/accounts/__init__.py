@@ -1,0 +1,1 @@
+"""Accounts (one per MSP), users, roles and the identity rules around them."""

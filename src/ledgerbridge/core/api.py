@@ -1,0 +1,52 @@
+from datetime import timedelta
+
+from django.db import connection
+from django.db.utils import DatabaseError
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from ledgerbridge import __version__
+from ledgerbridge.core import clock
+from ledgerbridge.core.models import WorkerHeartbeat
+
+router = Router(tags=["health"])
+
+# A worker writes its heartbeat every 15 s; three missed beats means it is gone.
+WORKER_STALE_AFTER = timedelta(seconds=45)
+
+
+class HealthOut(Schema):
+    status: str
+    version: str
+    database: str
+    worker_heartbeat_age_seconds: float | None
+    worker: str
+
+
+@router.get("/health", response={200: HealthOut, 503: HealthOut}, auth=None)
+def health(request: HttpRequest) -> tuple[int, HealthOut]:
+    """Is the service able to work: database reachable, a worker alive recently."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        database = "ok"
+        latest = WorkerHeartbeat.objects.order_by("-last_seen").values_list("last_seen", flat=True)
+        last_seen = latest.first()
+    except DatabaseError:
+        database, last_seen = "unreachable", None
+    age = (clock.now() - last_seen).total_seconds() if last_seen else None
+    if age is None:
+        worker = "never seen"
+    elif age > WORKER_STALE_AFTER.total_seconds():
+        worker = "stale"
+    else:
+        worker = "ok"
+    status = "ok" if database == "ok" else "error"
+    body = HealthOut(
+        status=status,
+        version=__version__,
+        database=database,
+        worker_heartbeat_age_seconds=None if age is None else round(age, 1),
+        worker=worker,
+    )
+    return (200 if status == "ok" else 503), body

@@ -1,0 +1,12 @@
+from django.urls import include, path
+
+from ledgerbridge.api.api import api
+
+urlpatterns = [
+    path("accounts/", include("allauth.urls")),
+    path("api/v1/", api.urls),
+    path("", include("ledgerbridge.web.urls")),
+]
+
+handler404 = "ledgerbridge.web.views.not_found"
+handler500 = "ledgerbridge.web.views.server_error"
