@@ -1,0 +1,1 @@
+"""LedgerBridge benchmarks: `./dev bench` prints figures and writes them to bench/out/."""
