@@ -88,6 +88,12 @@ INSTALLED_APPS = [
     "ledgerbridge.accounts",
     "ledgerbridge.api",
 ]
+if TESTING:
+    # Test-only models (encrypted fields) live in the repo's tests/, outside src/. pytest puts the
+    # repo root on sys.path only when it imports tests/conftest.py, after Django is set up.
+    if str(BASE_DIR.parents[1]) not in sys.path:
+        sys.path.insert(0, str(BASE_DIR.parents[1]))
+    INSTALLED_APPS.append("tests.testapp")
 
 MIDDLEWARE = [
     "ledgerbridge.core.logs.RequestIdMiddleware",
