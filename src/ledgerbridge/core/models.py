@@ -83,3 +83,61 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} worker {self.worker_id} last seen {self.last_seen}"
+
+
+class RateBudget(models.Model):
+    """How fast, how often and how many at once LedgerBridge may call one outside connection.
+
+    Shared by every process through this row and its `RateBudgetSlot`s; see core/ratebudget.py.
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    # Shown to the finance admin in errors: "Xero daily limit of 5000 calls reached; …".
+    label = models.CharField(max_length=100)
+    calls_per_window = models.PositiveIntegerField()
+    window_seconds = models.PositiveIntegerField()
+    max_concurrent = models.PositiveIntegerField()
+    daily_cap = models.PositiveIntegerField(null=True, blank=True)  # None: no daily cap
+    # An in-flight slot whose caller died is freed after this long; keep it above the HTTP timeout.
+    slot_timeout_seconds = models.PositiveIntegerField(default=300)
+    day = models.DateField(null=True, blank=True)  # the UTC day `day_used` counts
+    day_used = models.PositiveIntegerField(default=0)
+    # Set from Retry-After and "remaining: 0" headers; no call starts before it.
+    blocked_until = models.DateTimeField(null=True, blank=True)
+    blocked_reason = models.CharField(max_length=300, blank=True, default="")
+
+    def __str__(self) -> str:
+        return (
+            f"{self.label} ({self.name}): {self.calls_per_window} per {self.window_seconds}s, "
+            f"{self.max_concurrent} at once"
+        )
+
+
+class RateBudgetSlot(models.Model):
+    """One unit of a budget, busy until a moment; a call takes one free slot of each kind.
+
+    A window slot, once used, stays busy for the window after the call, so `calls_per_window`
+    window slots allow at most that many calls in any window. A concurrent slot is busy while
+    its call runs, or until `slot_timeout_seconds` pass if the caller dies.
+    """
+
+    class Kind(models.TextChoices):
+        WINDOW = "window"
+        CONCURRENT = "concurrent"
+
+    budget = models.ForeignKey(RateBudget, on_delete=models.CASCADE, related_name="slots")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    number = models.PositiveIntegerField()
+    busy_until = models.DateTimeField()
+    token = models.CharField(max_length=64, blank=True, default="")  # the reservation holding it
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["budget", "kind", "number"], name="core_ratebudgetslot_unique_number"
+            )
+        ]
+        indexes = [models.Index(fields=["budget", "kind", "busy_until"])]
+
+    def __str__(self) -> str:
+        return f"{self.budget.name} {self.kind} slot {self.number} busy until {self.busy_until}"
