@@ -280,7 +280,11 @@ LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "ledgerbridge.core.logs.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "ledgerbridge.core.logs.RequestIdFilter"},
+        # Masks password/token/secret values in messages and extras before anything is written.
+        "redact": {"()": "ledgerbridge.core.logs.RedactSecretsFilter"},
+    },
     "formatters": {
         "json": {"()": "ledgerbridge.core.logs.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
@@ -289,7 +293,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -8,5 +8,6 @@ urlpatterns = [
     path("", include("ledgerbridge.web.urls")),
 ]
 
+# 400, 403 and CSRF failures use Django's views with our 400.html, 403.html and 403_csrf.html.
 handler404 = "ledgerbridge.web.views.not_found"
 handler500 = "ledgerbridge.web.views.server_error"

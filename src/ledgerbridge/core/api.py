@@ -1,9 +1,10 @@
 from datetime import timedelta
+from typing import Literal
 
 from django.db import connection
 from django.db.utils import DatabaseError
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from ledgerbridge import __version__
 from ledgerbridge.core import clock
@@ -16,16 +17,18 @@ WORKER_STALE_AFTER = timedelta(seconds=45)
 
 
 class HealthOut(Schema):
-    status: str
+    status: Literal["ok", "error"]
     version: str
-    database: str
+    database: Literal["ok", "unreachable"]
     worker_heartbeat_age_seconds: float | None
-    worker: str
+    worker: Literal["ok", "stale", "never seen"]
 
 
 @router.get("/health", response={200: HealthOut, 503: HealthOut}, auth=None)
-def health(request: HttpRequest) -> tuple[int, HealthOut]:
+def health(request: HttpRequest) -> Status[HealthOut]:
     """Is the service able to work: database reachable, a worker alive recently."""
+    database: Literal["ok", "unreachable"]
+    worker: Literal["ok", "stale", "never seen"]
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -41,7 +44,7 @@ def health(request: HttpRequest) -> tuple[int, HealthOut]:
         worker = "stale"
     else:
         worker = "ok"
-    status = "ok" if database == "ok" else "error"
+    status: Literal["ok", "error"] = "ok" if database == "ok" else "error"
     body = HealthOut(
         status=status,
         version=__version__,
@@ -49,4 +52,4 @@ def health(request: HttpRequest) -> tuple[int, HealthOut]:
         worker_heartbeat_age_seconds=None if age is None else round(age, 1),
         worker=worker,
     )
-    return (200 if status == "ok" else 503), body
+    return Status(200 if status == "ok" else 503, body)

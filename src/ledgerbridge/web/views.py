@@ -1,7 +1,20 @@
+import logging
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
+
+from ledgerbridge.core.logs import request_id_var
+
+logger = logging.getLogger(__name__)
+
+# Last resort when even the 500 template cannot render (a missing static manifest, say).
+_BARE_500 = (
+    "<!doctype html><title>Something went wrong</title>"
+    "<h1>Something went wrong</h1><p>The error has been logged. Please try again in a minute.</p>"
+)
 
 
 @login_required
@@ -15,5 +28,11 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    # Rendered without a request context: the failure may be in a context processor.
-    return HttpResponseServerError(loader.get_template("500.html").render())
+    # No request context: the failure may be in a context processor, the session or the database.
+    context = {"site_name": settings.SITE_NAME, "request_id": request_id_var.get()}
+    try:
+        body = loader.get_template("500.html").render(context)
+    except Exception:
+        logger.exception("The 500 page itself failed to render")
+        body = _BARE_500
+    return HttpResponseServerError(body)
