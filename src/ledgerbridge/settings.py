@@ -258,6 +258,9 @@ if TASKS_BACKEND not in _TASK_BACKENDS:
         f"LEDGERBRIDGE_TASKS={TASKS_BACKEND!r}: use one of {', '.join(_TASK_BACKENDS)}"
     )
 TASKS = {"default": _TASK_BACKENDS[TASKS_BACKEND]}
+# Every installed app's `tasks` module is imported by workers; these are extra ones (plugins,
+# test fixtures) so a Celery worker knows their tasks before the first message arrives.
+TASK_MODULES = envlist("LEDGERBRIDGE_TASK_MODULES", [])
 SCHEDULER_INTERVAL_SECONDS = envint("LEDGERBRIDGE_SCHEDULER_INTERVAL", 30)
 
 # Security: secure by default when DEBUG is off; plain-HTTP development opts out explicitly.

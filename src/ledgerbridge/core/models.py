@@ -85,6 +85,26 @@ class WorkerHeartbeat(models.Model):
         return f"{self.kind} worker {self.worker_id} last seen {self.last_seen}"
 
 
+class DueWorkState(models.Model):
+    """Where one scheduled due-work function stands: the slot it last ran for and how it went.
+
+    Schedulers claim a slot with a conditional UPDATE on `last_slot`, so the row, not any one
+    scheduler process, decides who runs it.
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    last_slot = models.DateTimeField(null=True, blank=True)
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    last_finished_at = models.DateTimeField(null=True, blank=True)
+    last_outcome = models.CharField(max_length=20, blank=True, default="")  # "ok" or "failed"
+    last_error = models.TextField(blank=True, default="")
+    run_count = models.PositiveIntegerField(default=0)
+    failure_count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name} last ran for {self.last_slot or 'no slot yet'}"
+
+
 class RateBudget(models.Model):
     """How fast, how often and how many at once LedgerBridge may call one outside connection.
 

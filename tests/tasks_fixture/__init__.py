@@ -1,0 +1,1 @@
+"""Tasks and helpers for tests that run real worker and scheduler processes."""
