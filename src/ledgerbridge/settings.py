@@ -84,15 +84,14 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "django_tasks_db",
+    # Serves the API docs page's assets from the package instead of a CDN.
+    "ninja",
     "ledgerbridge.core",
     "ledgerbridge.accounts",
     "ledgerbridge.api",
 ]
 if TESTING:
-    # Test-only models (encrypted fields) live in the repo's tests/, outside src/. pytest puts the
-    # repo root on sys.path only when it imports tests/conftest.py, after Django is set up.
-    if str(BASE_DIR.parents[1]) not in sys.path:
-        sys.path.insert(0, str(BASE_DIR.parents[1]))
+    # Test-only models (encrypted fields); pytest's `pythonpath` puts the repo root on sys.path.
     INSTALLED_APPS.append("tests.testapp")
 
 MIDDLEWARE = [

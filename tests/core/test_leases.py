@@ -140,3 +140,8 @@ def test_processes_contending_for_one_lease_never_hold_it_together() -> None:
     assert len({holder for _, _, holder in holds}) >= 2
     assert sum(r["attempts"] for r in reports) > len(holds)
     assert Lease.objects.count() == 1
+
+
+def test_an_empty_holder_name_is_refused() -> None:
+    with pytest.raises(ValueError, match="non-empty"):
+        leases.acquire("company:1", "", TTL)

@@ -58,6 +58,14 @@ def test_health_reports_the_newest_worker_heartbeat_and_its_age(client: Client) 
 
 
 @pytest.mark.django_db
+def test_a_live_scheduler_does_not_hide_a_missing_task_worker(client: Client) -> None:
+    clock.set_now(T0)
+    beat("vm:101", "scheduler", started_at=T0)
+    body = client.get("/api/v1/health").json()
+    assert (body["worker"], body["worker_heartbeat_age_seconds"]) == ("never seen", None)
+
+
+@pytest.mark.django_db
 def test_beat_keeps_one_row_per_worker() -> None:
     clock.set_now(T0)
     beat("vm:101", "db", started_at=T0)

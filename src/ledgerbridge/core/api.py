@@ -33,7 +33,12 @@ def health(request: HttpRequest) -> Status[HealthOut]:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         database = "ok"
-        latest = WorkerHeartbeat.objects.order_by("-last_seen").values_list("last_seen", flat=True)
+        # The scheduler beats too, but a live scheduler must not hide a dead task worker.
+        latest = (
+            WorkerHeartbeat.objects.exclude(kind="scheduler")
+            .order_by("-last_seen")
+            .values_list("last_seen", flat=True)
+        )
         last_seen = latest.first()
     except DatabaseError:
         database, last_seen = "unreachable", None

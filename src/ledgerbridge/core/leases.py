@@ -16,6 +16,9 @@ from ledgerbridge.core.models import Lease
 
 def acquire(name: str, holder: str, ttl: timedelta) -> bool:
     """Take (or re-take) the lease `name` for `holder` until now + ttl. True if held."""
+    if not holder:
+        # An empty holder is what `release` writes; letting it in would make it share the lease.
+        raise ValueError("A lease holder needs a non-empty name")
     now = clock.now()
     taken = Lease.objects.filter(Q(expires_at__lte=now) | Q(holder=holder), name=name).update(
         holder=holder, expires_at=now + ttl, acquired_at=now
