@@ -187,7 +187,11 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_PREVENT_ENUMERATION = True
-ACCOUNT_ALLOW_REGISTRATION = os.environ.get("LEDGERBRIDGE_SIGNUP", "open") != "closed"
+ACCOUNT_ADAPTER = "ledgerbridge.accounts.adapter.AccountAdapter"
+SIGNUP_MODE = os.environ.get("LEDGERBRIDGE_SIGNUP", "open")
+if SIGNUP_MODE not in {"open", "closed"}:
+    raise ValueError(f"LEDGERBRIDGE_SIGNUP={SIGNUP_MODE!r}: use open or closed")
+SIGNUP_OPEN = SIGNUP_MODE == "open"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_TOTP_TOLERANCE = 1
 MFA_PASSKEY_LOGIN_ENABLED = False
