@@ -1,6 +1,5 @@
 """settings.py read in fresh processes, the way a deployment reads it."""
 
-import os
 import secrets
 import stat
 import subprocess
@@ -11,32 +10,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-# Anything here would leak the developer's or CI's own configuration into the child process.
-_SETTINGS_ENV_PREFIXES = (
-    "DATABASE_",
-    "DB_",
-    "DEBUG",
-    "SECRET_KEY",
-    "ALLOWED_HOSTS",
-    "SITE_",
-    "CSRF_",
-    "SECURE_",
-    "EMAIL_",
-    "LEDGERBRIDGE_",
-    "LOG_",
-    "USE_X_FORWARDED_PROTO",
-    "DJANGO_",
-)
+from tests.processes import embedded_defaults_env
 
-
-def _env(home: Path, **values: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(_SETTINGS_ENV_PREFIXES)
-    }
-    env |= {"DJANGO_SETTINGS_MODULE": "ledgerbridge.settings", "LEDGERBRIDGE_HOME": str(home)}
-    return env | values
+_env = embedded_defaults_env
 
 
 def _python(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

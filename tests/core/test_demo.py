@@ -1,6 +1,5 @@
 """`./dev demo` runs the service on the embedded defaults: SQLite, the db worker, the scheduler."""
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -8,16 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import embedded_defaults_env
+
 
 @pytest.mark.slow
 def test_demo_starts_worker_and_scheduler_and_prints_how_to_sign_in(tmp_path: Path) -> None:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "LEDGERBRIDGE_TASKS", "DJANGO_SETTINGS_MODULE"}
-    }
-    env["LEDGERBRIDGE_HOME"] = str(tmp_path)
-    env.pop("PYTEST_CURRENT_TEST", None)
+    env = embedded_defaults_env(tmp_path)
     cli = [sys.executable, "-m", "ledgerbridge.cli"]
     subprocess.run([*cli, "migrate", "--no-input"], env=env, check=True, capture_output=True)
 

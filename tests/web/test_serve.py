@@ -14,24 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.processes import embedded_defaults_env
+
 LEDGERBRIDGE = str(Path(sys.executable).with_name("ledgerbridge"))
 START_TIMEOUT_SECONDS = 60
-
-# The developer's own configuration must not leak into the server under test.
-_SETTINGS_ENV_PREFIXES = (
-    "DATABASE_",
-    "DB_",
-    "DEBUG",
-    "SECRET_KEY",
-    "ALLOWED_HOSTS",
-    "SITE_",
-    "CSRF_",
-    "SECURE_",
-    "EMAIL_",
-    "LEDGERBRIDGE_",
-    "LOG_",
-    "DJANGO_",
-)
 
 
 def _free_port() -> int:
@@ -43,8 +29,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SETTINGS_ENV_PREFIXES)}
-    env["LEDGERBRIDGE_HOME"] = str(tmp_path)
+    env = embedded_defaults_env(tmp_path)
     subprocess.run([LEDGERBRIDGE, "migrate", "--no-input", "-v0"], env=env, check=True, timeout=120)
     port = _free_port()
     log = tmp_path / "serve.log"
