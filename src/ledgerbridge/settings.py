@@ -83,11 +83,14 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.usersessions",
+    "allauth.headless",
     "django_tasks_db",
     # Serves the API docs page's assets from the package instead of a CDN.
     "ninja",
     "ledgerbridge.core",
     "ledgerbridge.accounts",
+    "ledgerbridge.companies",
     "ledgerbridge.api",
 ]
 if TESTING:
@@ -106,6 +109,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "ledgerbridge.accounts.access.MembershipMiddleware",
+    "ledgerbridge.accounts.access.NotSignedInMiddleware",
 ]
 
 ROOT_URLCONF = "ledgerbridge.urls"
@@ -265,6 +271,28 @@ TASKS = {"default": _TASK_BACKENDS[TASKS_BACKEND]}
 # test fixtures) so a Celery worker knows their tasks before the first message arrives.
 TASK_MODULES = envlist("LEDGERBRIDGE_TASK_MODULES", [])
 SCHEDULER_INTERVAL_SECONDS = envint("LEDGERBRIDGE_SCHEDULER_INTERVAL", 30)
+
+# Shared across processes: throttling counters and used one-time codes must be seen by every
+# worker. The database cache needs no extra service; set CACHE_URL=redis://… to use Redis.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "ledgerbridge_cache",
+        }
+    )
+}
+
+# Sessions: server-side, ended after 30 idle minutes and at most 12 hours after sign-in.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_IDLE_TIMEOUT = envint("SESSION_IDLE_TIMEOUT", 30 * 60)
+SESSION_ABSOLUTE_TIMEOUT = envint("SESSION_ABSOLUTE_TIMEOUT", 12 * 60 * 60)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
+# Set-password, invitation and reset links are valid for 48 hours.
+PASSWORD_RESET_TIMEOUT = 48 * 60 * 60
 
 # Security: secure by default when DEBUG is off; plain-HTTP development opts out explicitly.
 SECURE_SSL = envbool("SECURE_SSL", not DEBUG and SITE_ROOT.startswith("https://"))

@@ -4,6 +4,8 @@ from ledgerbridge.api.api import api
 
 urlpatterns = [
     path("accounts/", include("allauth.urls")),
+    path("_allauth/", include("allauth.headless.urls")),
+    path("account/", include("ledgerbridge.accounts.urls")),
     path("api/v1/", api.urls),
     path("", include("ledgerbridge.web.urls")),
 ]

@@ -3,7 +3,7 @@ from django.conf import settings
 from django.forms import BaseForm
 from django.http import HttpRequest
 
-from ledgerbridge.accounts.actions import do_create_account
+from ledgerbridge.accounts.actions.users import do_create_account
 from ledgerbridge.accounts.models import User
 
 

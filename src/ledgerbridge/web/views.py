@@ -1,11 +1,11 @@
 import logging
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
 
+from ledgerbridge.accounts.access import Access, requires
 from ledgerbridge.core.logs import request_id_var
 
 logger = logging.getLogger(__name__)
@@ -17,7 +17,7 @@ _BARE_500 = (
 )
 
 
-@login_required
+@requires(Access.SIGNED_IN)
 def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "web/dashboard.html")
 

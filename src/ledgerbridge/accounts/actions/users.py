@@ -1,9 +1,10 @@
-"""State changes for accounts and users. Views, commands and tasks call these, never the models."""
+"""Accounts and their members: creation, invitations, roles, disabling."""
 
 from django.db import transaction
 from django.http import HttpRequest
 
 from ledgerbridge.accounts.models import Account, User
+from ledgerbridge.accounts.roles import Role
 from ledgerbridge.core import audit
 
 
@@ -12,6 +13,7 @@ def do_create_account(name: str, admin: User, *, request: HttpRequest | None = N
     with transaction.atomic():
         account = Account.objects.create(name=name.strip() or admin.email)
         admin.account = account
+        admin.role = Role.ACCOUNT_ADMIN
         admin.save()
         audit.record(
             "account.created", account=account, actor=admin, target=account, request=request

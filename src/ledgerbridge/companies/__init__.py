@@ -1,0 +1,1 @@
+"""Companies: the ledger organisations an account syncs into."""
