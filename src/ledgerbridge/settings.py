@@ -110,7 +110,9 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "ledgerbridge.accounts.middleware.SessionTimeoutMiddleware",
     "ledgerbridge.accounts.access.MembershipMiddleware",
+    "ledgerbridge.accounts.middleware.TwoFactorEnrolmentMiddleware",
     "ledgerbridge.accounts.access.NotSignedInMiddleware",
 ]
 
@@ -194,6 +196,7 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_ADAPTER = "ledgerbridge.accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "ledgerbridge.accounts.forms.users.SignupForm"}
 SIGNUP_MODE = os.environ.get("LEDGERBRIDGE_SIGNUP", "open")
 if SIGNUP_MODE not in {"open", "closed"}:
     raise ValueError(f"LEDGERBRIDGE_SIGNUP={SIGNUP_MODE!r}: use open or closed")

@@ -7,6 +7,8 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from ledgerbridge import __version__
+from ledgerbridge.accounts.access import Access
+from ledgerbridge.api.auth import api_requires
 from ledgerbridge.core import clock
 from ledgerbridge.core.models import WorkerHeartbeat
 
@@ -25,6 +27,7 @@ class HealthOut(Schema):
 
 
 @router.get("/health", response={200: HealthOut, 503: HealthOut}, auth=None)
+@api_requires(Access.PUBLIC)
 def health(request: HttpRequest) -> Status[HealthOut]:
     """Is the service able to work: database reachable, a worker alive recently."""
     database: Literal["ok", "unreachable"]
