@@ -15,25 +15,37 @@ def _real_clock() -> Iterator[None]:
     clock.set_now(None)
 
 
+# The shared accounts make two-factor optional so tests about other things are not sent to
+# enrolment first; tests about enrolment make their own "required" accounts.
 @pytest.fixture
 def account(db: None) -> Account:
-    return Account.objects.create(name="Northwind MSP")
+    return Account.objects.create(name="Northwind MSP", two_factor_policy="optional")
 
 
 @pytest.fixture
 def other_account(db: None) -> Account:
-    return Account.objects.create(name="Contoso IT")
+    return Account.objects.create(name="Contoso IT", two_factor_policy="optional")
 
 
 @pytest.fixture
 def alice(account: Account) -> User:
     return User.objects.create_user(
-        "alice@northwind.example", "correct horse battery", account=account, first_name="Alice"
+        "alice@northwind.example",
+        "correct horse battery",
+        account=account,
+        first_name="Alice",
+        last_name="Admin",
+        role="account-admin",
     )
 
 
 @pytest.fixture
 def bob(account: Account) -> User:
     return User.objects.create_user(
-        "bob@northwind.example", "correct horse battery", account=account, first_name="Bob"
+        "bob@northwind.example",
+        "correct horse battery",
+        account=account,
+        first_name="Bob",
+        last_name="User",
+        role="user",
     )
