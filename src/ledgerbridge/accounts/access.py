@@ -117,6 +117,24 @@ def end_emulation(request: HttpRequest) -> None:
     request.session.pop(SESSION_EMULATION_STARTED, None)
 
 
+# allauth's own pages that change who someone is; our views say so with refuse_while_emulating.
+IDENTITY_URL_NAMES = {
+    "account_change_password",
+    "account_set_password",
+    "account_email",
+    "account_reauthenticate",
+}
+IDENTITY_URL_NAME_PREFIXES = ("mfa_", "usersessions_")
+
+
+def is_identity_page(url_name: str | None, path: str) -> bool:
+    if path.startswith("/_allauth/"):
+        return True
+    if url_name is None:
+        return False
+    return url_name in IDENTITY_URL_NAMES or url_name.startswith(IDENTITY_URL_NAME_PREFIXES)
+
+
 class MembershipMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -124,6 +142,15 @@ class MembershipMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.membership = membership_for(request)  # type: ignore[attr-defined]
         return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        match = request.resolver_match
+        url_name = match.url_name if match else None
+        if membership(request).is_emulating and is_identity_page(url_name, request.path):
+            raise PermissionDenied("This page is not available while you emulate another user.")
+        return None
 
 
 def membership(request: HttpRequest) -> Membership:
