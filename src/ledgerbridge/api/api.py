@@ -19,6 +19,8 @@ api = NinjaAPI(
     docs_url="/docs" if "ninja" in settings.INSTALLED_APPS else None,
 )
 api.add_router("", core_router)
+api.add_router("/tokens", "ledgerbridge.accounts.api_tokens.router")
+api.add_router("/users", "ledgerbridge.accounts.api.router")
 
 
 @api.exception_handler(PermissionDenied)

@@ -1,6 +1,7 @@
-"""Who is calling the API: a browser session (with CSRF) or a personal API token (Bearer).
+"""Who is calling the API: a personal API token (Bearer), a browser session (with CSRF), or a
+script's session from the JSON sign-in (allauth.headless: X-Session-Token).
 
-Either way the caller gets the same `Membership` the web pages use, so a token carries exactly
+Every way the caller gets the same `Membership` the web pages use, so a token carries exactly
 its owner's permissions. Operations declare what they need with `@api_requires(...)`, which also
 records it in API_RULES for the permissions test.
 """
@@ -10,9 +11,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
+from allauth.headless.contrib.ninja.security import x_session_token_auth
+from allauth.mfa.models import Authenticator
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from ninja import Schema
 from ninja.errors import HttpError
-from ninja.security import HttpBearer, SessionAuth
+from ninja.security import APIKeyHeader, HttpBearer, SessionAuth
 
 from ledgerbridge.accounts.access import (
     Access,
@@ -78,7 +83,51 @@ class BrowserSessionAuth(SessionAuth):
         return user
 
 
-API_AUTH = [TokenAuth(), BrowserSessionAuth()]
+class HeadlessSessionAuth(APIKeyHeader):
+    """The session a script opened with POST /_allauth/app/v1/auth/login (and its second factor)."""
+
+    param_name = "X-Session-Token"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> User | None:
+        user = x_session_token_auth(request)
+        if not isinstance(user, User):
+            return None
+        # The web pages send such members to enrolment first; a script cannot be sent there.
+        if _must_enrol_first(user):
+            raise PermissionDenied(
+                "Your account requires two-factor authentication. Sign in on the web and set "
+                "up an authenticator app first."
+            )
+        request.user = user
+        request.membership = membership_for_token_user(user)  # type: ignore[attr-defined]
+        return user
+
+
+def _must_enrol_first(user: User) -> bool:
+    # Instance staff always need a second factor; members when their account requires one.
+    required = user.is_staff or (
+        user.account is not None and user.account.two_factor_policy == "required"
+    )
+    return (
+        required
+        and not Authenticator.objects.filter(
+            user=user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
+        ).exists()
+    )
+
+
+API_AUTH = [TokenAuth(), HeadlessSessionAuth(), BrowserSessionAuth()]
+
+
+class ApiError(Schema):
+    """Every refusal and error the API answers: one sentence for the person reading it."""
+
+    detail: str
+
+
+# What every authenticated operation may answer besides its own responses; spread it into
+# `response={200: …, **AUTH_ERRORS}` so the OpenAPI document declares them.
+AUTH_ERRORS: dict[int, type[Schema]] = {401: ApiError, 403: ApiError}
 
 API_RULES: dict[Callable[..., Any], ViewRule] = {}
 
