@@ -17,6 +17,8 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
         self, request: HttpRequest, user: User, form: BaseForm, commit: bool = True
     ) -> User:
         user = super().save_user(request, user, form, commit=False)
-        # A user without an account could see nothing and own nothing; create it in the same step.
-        do_create_account(user.email.split("@")[-1], user, request=request)
+        # A user without an account could see nothing and own nothing: create the account, named
+        # as the form says (the email's domain when left blank), with them as its first admin.
+        account_name = (form.cleaned_data.get("account_name") or "").strip()
+        do_create_account(account_name, user, request=request)
         return user
