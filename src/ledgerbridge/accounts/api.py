@@ -65,6 +65,8 @@ class InviteIn(Schema):
 
 
 class UserPatch(Schema):
+    """Only the fields sent change. Companies are ignored for roles that see every company."""
+
     first_name: str | None = None
     last_name: str | None = None
     role: Role | None = None

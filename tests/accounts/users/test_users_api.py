@@ -265,3 +265,21 @@ def test_a_role_that_does_not_exist_is_refused_as_documented(
     assert body["detail"][0]["loc"][-1] == "role"
     bob.refresh_from_db()
     assert bob.role == "user"
+
+
+def test_patching_one_name_leaves_the_other_alone(
+    api: Client, alice: User, document: dict[str, Any]
+) -> None:
+    # The first admin from `createaccount` may have no names yet.
+    nameless = User.objects.create_user(
+        "dana@northwind.example", "correct horse battery", account=alice.account
+    )
+    response = api.patch(
+        f"/api/v1/users/{nameless.pk}", {"first_name": "Dana"}, content_type="application/json"
+    )
+    body = checked(response, document, 200)
+    assert (body["first_name"], body["last_name"]) == ("Dana", "")
+    blank = api.patch(
+        f"/api/v1/users/{nameless.pk}", {"last_name": " "}, content_type="application/json"
+    )
+    assert checked(blank, document, 400) == {"detail": "Enter the last name."}

@@ -145,11 +145,17 @@ def _record(
         )
 
 
-def _name_changes(user: User, first_name: str, last_name: str) -> dict[str, dict[str, str]]:
-    """The audit details of a name change (old and new), empty when nothing changes."""
+def _name_changes(
+    user: User, first_name: str | None, last_name: str | None
+) -> dict[str, dict[str, str]]:
+    """The audit details of a name change (old and new); None leaves that name as it is."""
     wanted = {
-        "first_name": _required_name(first_name, "first name"),
-        "last_name": _required_name(last_name, "last name"),
+        field: _required_name(value, label)
+        for field, label, value in (
+            ("first_name", "first name", first_name),
+            ("last_name", "last name", last_name),
+        )
+        if value is not None
     }
     return {
         field: {"old": getattr(user, field), "new": value}
@@ -364,8 +370,8 @@ def do_set_password(user: User, password: str, *, request: HttpRequest | None = 
 def do_update_user(
     user: User,
     *,
-    first_name: str,
-    last_name: str,
+    first_name: str | None,
+    last_name: str | None,
     acting_user: User | None,
     request: HttpRequest | None = None,
 ) -> None:
@@ -461,14 +467,13 @@ def do_edit_user(
 ) -> None:
     """Names, role and companies in one step: all of it is saved, or none of it."""
     with transaction.atomic():
-        if first_name is not None or last_name is not None:
-            do_update_user(
-                user,
-                first_name=user.first_name if first_name is None else first_name,
-                last_name=user.last_name if last_name is None else last_name,
-                acting_user=acting_user,
-                request=request,
-            )
+        do_update_user(
+            user,
+            first_name=first_name,
+            last_name=last_name,
+            acting_user=acting_user,
+            request=request,
+        )
         if role is not None:
             do_change_role(user, role, acting_user=acting_user, request=request)
         if companies is not None and not user.role_spec.all_companies:
