@@ -6,9 +6,16 @@ and operations are discovered by walking the URLconf and the API's routers, so a
 without a rule fails here by name. Third-party pages (allauth, ninja's docs) have no decorator;
 they are listed in THIRD_PARTY below with a reason, and a new one fails until someone lists it.
 
-Outcomes: allowed → anything but 401/403 (2xx, 3xx, a 400/422 for the empty form we send, a 409
-from allauth's JSON API); forbidden → 403; not signed in → the sign-in page (pages) or 401 (API);
-another account's object → 404, never 403 (that would confirm it exists) and never 200.
+Actors: nobody signed in, a member of `account` in each role, the account-admin emulating a
+`user`, instance staff without a grant, and the account-admin of another account (pages as a
+session; API operations as a session and as a personal token). Each visit runs in a savepoint
+that is rolled back, so a POST that disables a user cannot change the next visit's answer.
+
+Outcomes: allowed → anything but 401/403 (2xx, 3xx, a 400/422 for the empty or minimal body we
+send; 404 only for a colleague's personal object such as their token); forbidden → 403; not
+signed in → the sign-in page (pages) or 401 (API); another account's object → 404, never 403
+(that would confirm it exists) and never 200. allauth's own pages answer "sign in (again)" and
+"you have none" as steps of its flows, so for them only a 403 contradicts "allowed".
 """
 
 import json
@@ -262,6 +269,7 @@ def cast(account: Account, other_account: Account) -> Cast:
     emulated = User.objects.create_user(
         "emulated@northwind.example", "correct horse battery", account=account, role=Role.USER
     )
+    emulated.companies.add(company)
     staff = User.objects.create_user("ops@ledgerbridge.example", "x" * 16, is_staff=True)
     # Instance staff always have a second factor.
     TOTP.activate(staff, generate_totp_secret())
@@ -373,6 +381,8 @@ OBJECT_WORDS: list[tuple[str, Callable[[Cast], int]]] = [
     ("emulat", a_user),
     ("invit", a_user),
 ]
+# Objects that belong to one person, not to the account: only their owner finds them.
+PERSONAL = {a_token, a_session, a_security_key}
 # Parameters of public pages (links in emails): any value of the right shape will do.
 SHAPE_VALUES: dict[type, Any] = {IntConverter: 1, UUIDConverter: UUID(int=1)}
 
@@ -410,7 +420,7 @@ def client_for(actor: Actor, cast: Cast) -> tuple[Client, dict[str, str]]:
 
 
 def judge(
-    outcome: Outcome, response: Any, url: str, *, names_objects: bool, third_party: bool
+    outcome: Outcome, response: Any, url: str, *, personal: bool, third_party: bool
 ) -> str | None:
     """None if the response is what the outcome promises, else what went wrong."""
     status = response.status_code
@@ -432,8 +442,9 @@ def judge(
             # (404) as steps of its own flows; only a refusal would contradict the rule.
             ok = status != 403
         case Outcome.ALLOWED:
-            # Per-person objects (someone else's token) are a 404 even inside the account.
-            ok = status not in (401, 403) and not to_sign_in and (status != 404 or names_objects)
+            # Someone else's personal object (a colleague's token) is a 404 even inside the
+            # account; the account's shared objects (its users, credentials) never are.
+            ok = status not in (401, 403) and not to_sign_in and (status != 404 or personal)
     return None if ok else f"expected {outcome}, got {describe(response)}"
 
 
@@ -478,6 +489,7 @@ def page_problems(page: Page, cast: Cast) -> list[str]:
     third_party = page.callback not in VIEW_RULES
     cast.objects.clear()
     url = url_of(page, cast, public=rule.needs == Access.PUBLIC)
+    personal = any(factory in PERSONAL for factory in cast.objects)
     problems = []
     for actor in PAGE_ACTORS:
 
@@ -492,9 +504,7 @@ def page_problems(page: Page, cast: Cast) -> list[str]:
 
         response = isolated(visit)
         outcome = expected(rule, actor, names_objects=names_objects)
-        problem = judge(
-            outcome, response, url, names_objects=names_objects, third_party=third_party
-        )
+        problem = judge(outcome, response, url, personal=personal, third_party=third_party)
         if problem:
             problems.append(f"{actor.label}: {problem}")
     return problems
@@ -563,6 +573,7 @@ def operation_problems(operation: Operation, cast: Cast, document: dict[str, Any
     names_objects = "{" in operation.path and rule.needs != Access.PUBLIC
     cast.objects.clear()
     path, query, payload = request_for(operation, cast, document)
+    personal = any(factory in PERSONAL for factory in cast.objects)
     problems = []
     for actor in API_ACTORS:
 
@@ -580,7 +591,7 @@ def operation_problems(operation: Operation, cast: Cast, document: dict[str, Any
 
         response = isolated(call)
         outcome = expected(rule, actor, names_objects=names_objects)
-        problem = judge(outcome, response, path, names_objects=names_objects, third_party=False)
+        problem = judge(outcome, response, path, personal=personal, third_party=False)
         if problem:
             problems.append(f"{actor.label}: {problem}")
     return problems

@@ -143,3 +143,20 @@ def test_a_member_who_must_enrol_cannot_use_the_api_before_enrolling(db: None) -
     response = Client().get("/api/v1/tokens", **as_script(token))
     assert response.status_code == 403
     assert "two-factor" in response.json()["detail"]
+
+
+def test_the_unused_phone_endpoints_answer_instead_of_crashing(bob: User) -> None:
+    # allauth.headless mounts phone endpoints whether or not phones are used; LedgerBridge has none.
+    token = login("bob@northwind.example").json()["meta"]["session_token"]
+    script = Client(raise_request_exception=False)
+
+    listed = script.get(f"{APP}/account/phone", **as_script(token))
+    assert listed.status_code == 200
+    assert listed.json()["data"] == []
+    added = script.post(
+        f"{APP}/account/phone",
+        {"phone": "+61412345678"},
+        content_type="application/json",
+        **as_script(token),
+    )
+    assert added.status_code == 400
