@@ -186,6 +186,11 @@ AUTH_PASSWORD_VALIDATORS = [
         "OPTIONS": {"min_length": 12},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    # Long passphrases are welcome (128 characters and more); the cap only bounds hashing work.
+    {
+        "NAME": "ledgerbridge.accounts.password_validation.MaximumLengthValidator",
+        "OPTIONS": {"max_length": 1024},
+    },
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "web:dashboard"
@@ -195,6 +200,23 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_PREVENT_ENUMERATION = True
+# A reset for an unknown address looks the same and sends nothing (no enumeration, no spam).
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
+# A reset never signs in: the new password is followed by the second factor like any login.
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+# Reset links follow core.clock and die with the password or the user's security stamp (48 h).
+ACCOUNT_PASSWORD_RESET_TOKEN_GENERATOR = (
+    "ledgerbridge.accounts.password_validation.PasswordResetTokenGenerator"  # noqa: S105 - a path
+)
+# Failed passwords and failed second-factor codes, per IP and per email (or user), share one
+# budget: 10 in 15 minutes, then a cool-off until the oldest failure is 15 minutes old.
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/15m/ip,10/15m/key"}
+# Behind a reverse proxy the client IP is in X-Forwarded-For; without this every visitor would
+# share the proxy's address and one per-IP budget.
+ALLAUTH_TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+# Mail the user when their password or second factor changes.
+ACCOUNT_EMAIL_NOTIFICATIONS = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"{SITE_NAME}: "
 ACCOUNT_ADAPTER = "ledgerbridge.accounts.adapter.AccountAdapter"
 ACCOUNT_FORMS = {"signup": "ledgerbridge.accounts.forms.users.SignupForm"}
 SIGNUP_MODE = os.environ.get("LEDGERBRIDGE_SIGNUP", "open")
@@ -203,7 +225,10 @@ if SIGNUP_MODE not in {"open", "closed"}:
 SIGNUP_OPEN = SIGNUP_MODE == "open"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_TOTP_TOLERANCE = 1
+MFA_TOTP_ISSUER = SITE_NAME
 MFA_PASSKEY_LOGIN_ENABLED = False
+# Browsers only allow security keys on https, except for http://localhost-style development.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = envbool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", DEBUG)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -339,3 +364,9 @@ LOGGING = {
         "celery": {"level": "WARNING"},
     },
 }
+
+# JSON sign-in for scripts and tests (allauth.headless): POST /_allauth/app/v1/auth/login, then
+# send the returned session token as X-Session-Token. Only the "app" client: the web pages are
+# allauth's regular ones, so the cookie-based "browser" API would be a second, unused way in.
+HEADLESS_ONLY = False
+HEADLESS_CLIENTS = ("app",)

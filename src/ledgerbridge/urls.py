@@ -1,8 +1,11 @@
 from django.urls import include, path
 
+from ledgerbridge.accounts.views import users
 from ledgerbridge.api.api import api
 
 urlpatterns = [
+    # Our sign-up (creates an MSP account) answers at allauth's address, so its links lead here.
+    path("accounts/signup/", users.signup, name="account_signup"),
     path("accounts/", include("allauth.urls")),
     path("_allauth/", include("allauth.headless.urls")),
     path("account/", include("ledgerbridge.accounts.urls")),

@@ -1,24 +1,28 @@
+from typing import Any
+
 from allauth.account.adapter import DefaultAccountAdapter
-from django.conf import settings
-from django.forms import BaseForm
+from allauth.core import context
 from django.http import HttpRequest
 
-from ledgerbridge.accounts.actions.users import do_create_account
-from ledgerbridge.accounts.models import User
+from ledgerbridge.accounts.middleware import may_add_first_factor_without_reauthentication
 
 
 class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
-    """Ties allauth's sign-up to LedgerBridge: each sign-up creates a new MSP account."""
+    """Fits allauth to LedgerBridge."""
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
-        return bool(settings.SIGNUP_OPEN)
+        # Sign-up is LedgerBridge's own page (accounts.views.users.signup): it creates an MSP
+        # account and proves the address by mail before any password exists.
+        return False
 
-    def save_user(
-        self, request: HttpRequest, user: User, form: BaseForm, commit: bool = True
-    ) -> User:
-        user = super().save_user(request, user, form, commit=False)
-        # A user without an account could see nothing and own nothing: create the account, named
-        # as the form says (the email's domain when left blank), with them as its first admin.
-        account_name = (form.cleaned_data.get("account_name") or "").strip()
-        do_create_account(account_name, user, request=request)
-        return user
+    def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
+        # Asking for the password again seconds after sign-in, on the way to the first second
+        # factor, only adds friction: it is skipped then and nowhere else.
+        request = context.request
+        if (
+            app == "allauth.mfa"
+            and request is not None
+            and may_add_first_factor_without_reauthentication(request)
+        ):
+            return False
+        return bool(super().is_reauthentication_required(app=app, **kwargs))

@@ -245,6 +245,40 @@ def do_create_account(name: str, admin: User, *, request: HttpRequest | None = N
     return account
 
 
+def do_sign_up(
+    *, account_name: str, email: str, first_name: str, last_name: str, request: HttpRequest
+) -> Account | None:
+    """Self-service sign-up: a new account whose first admin proves the address by its link.
+
+    No password is taken here: the set-password link mailed to the address is the proof that the
+    person owns it. An address that already has a login gets a notice instead of a second
+    account; the caller shows the same page either way, so sign-up reveals nobody's address.
+    """
+    email = clean_email(email)
+    if User.objects.filter(email__iexact=email).exists():
+        transaction.on_commit(lambda: _send_signup_notice(email))
+        return None
+    admin = User(email=email, first_name=first_name.strip(), last_name=last_name.strip())
+    admin.set_unusable_password()
+    with transaction.atomic():
+        account = do_create_account(account_name, admin, request=request)
+        _email_invitation_after_commit(admin, None)
+    return account
+
+
+def _send_signup_notice(email: str) -> None:
+    context = {"email": email, "site_name": settings.SITE_NAME, "site_root": settings.SITE_ROOT}
+    message = EmailMultiAlternatives(
+        subject=f"Someone tried to sign up to {settings.SITE_NAME} with your address",
+        body=render_to_string("accounts/emails/signup_existing.txt", context),
+        to=[email],
+    )
+    try:
+        message.send()
+    except Exception:
+        logger.exception("Could not send the sign-up notice")
+
+
 # --- invitations -----------------------------------------------------------------------------
 
 

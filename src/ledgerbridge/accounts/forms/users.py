@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 
 from ledgerbridge.accounts.models import Account, User
@@ -10,8 +9,8 @@ from ledgerbridge.accounts.roles import ROLE_CHOICES, ROLES, Role
 from ledgerbridge.companies.models import Company
 
 
-class SignupForm(AllauthSignupForm):  # type: ignore[misc]
-    """Sign-up creates an MSP account: ask for its name alongside the first admin's details."""
+class SignupForm(forms.Form):
+    """Sign-up creates an MSP account; its first admin chooses a password from the mailed link."""
 
     account_name = forms.CharField(
         max_length=200,
@@ -19,14 +18,9 @@ class SignupForm(AllauthSignupForm):  # type: ignore[misc]
         required=False,
         help_text="Leave blank to use your email's domain; you can rename it later.",
     )
-    first_name = forms.CharField(max_length=150, label="First name", required=False)
-    last_name = forms.CharField(max_length=150, label="Last name", required=False)
-
-    field_order = ["account_name", "first_name", "last_name", "email", "password1", "password2"]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.order_fields(self.field_order)
+    first_name = forms.CharField(max_length=150, label="First name")
+    last_name = forms.CharField(max_length=150, label="Last name")
+    email = forms.EmailField(max_length=254, label="Work email")
 
 
 class MemberForm(forms.Form):

@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 from allauth.account.internal.flows.password_reset import perform_password_reset_login
 from allauth.mfa.models import Authenticator
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.forms import SetPasswordForm
 from django.db.models import QuerySet
@@ -27,10 +28,11 @@ from ledgerbridge.accounts.actions.users import (
     do_resend_invitation,
     do_revoke_invitation,
     do_set_password,
+    do_sign_up,
     do_update_profile,
     user_status,
 )
-from ledgerbridge.accounts.forms.users import EditUserForm, InviteUserForm, ProfileForm
+from ledgerbridge.accounts.forms.users import EditUserForm, InviteUserForm, ProfileForm, SignupForm
 from ledgerbridge.accounts.models import User
 from ledgerbridge.accounts.roles import Perm, Role
 from ledgerbridge.accounts.tokens import user_for_set_password_link
@@ -280,6 +282,26 @@ def profile(request: HttpRequest) -> HttpResponse:
         "accounts/profile/profile.html",
         {"form": form, "person": person, "security_links": security_links},
     )
+
+
+@requires(Access.PUBLIC)
+def signup(request: HttpRequest) -> HttpResponse:
+    if not settings.SIGNUP_OPEN:
+        return render(request, "accounts/users/signup_closed.html", status=404)
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        do_sign_up(
+            account_name=form.cleaned_data["account_name"],
+            email=form.cleaned_data["email"],
+            first_name=form.cleaned_data["first_name"],
+            last_name=form.cleaned_data["last_name"],
+            request=request,
+        )
+        # The same answer whether or not the address already had a login.
+        return render(
+            request, "accounts/users/signup_sent.html", {"email": form.cleaned_data["email"]}
+        )
+    return render(request, "accounts/users/signup.html", {"form": form})
 
 
 urlpatterns: list[URLPattern] = [
