@@ -218,7 +218,6 @@ ALLAUTH_TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
 ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"{SITE_NAME}: "
 ACCOUNT_ADAPTER = "ledgerbridge.accounts.adapter.AccountAdapter"
-ACCOUNT_FORMS = {"signup": "ledgerbridge.accounts.forms.users.SignupForm"}
 SIGNUP_MODE = os.environ.get("LEDGERBRIDGE_SIGNUP", "open")
 if SIGNUP_MODE not in {"open", "closed"}:
     raise ValueError(f"LEDGERBRIDGE_SIGNUP={SIGNUP_MODE!r}: use open or closed")
