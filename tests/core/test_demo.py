@@ -36,4 +36,7 @@ def test_demo_starts_worker_and_scheduler_and_prints_how_to_sign_in(tmp_path: Pa
     with sqlite3.connect(tmp_path / "ledgerbridge.sqlite3") as db:
         accounts = db.execute("SELECT count(*) FROM accounts_account").fetchone()[0]
         users = db.execute("SELECT count(*) FROM accounts_user").fetchone()[0]
+        role = db.execute("SELECT role FROM accounts_user").fetchone()[0]
     assert (accounts, users) == (1, 1)
+    # The demo user can see every screen of the account.
+    assert role == "account-admin"

@@ -9,7 +9,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.tasks import TaskResultStatus
 
-from ledgerbridge.accounts.models import Account, User
+from ledgerbridge.accounts.models import Account, TwoFactorPolicy, User
+from ledgerbridge.accounts.roles import Role
 from ledgerbridge.core import clock
 from ledgerbridge.core.models import WorkerHeartbeat
 from ledgerbridge.core.tasks import ping
@@ -35,9 +36,17 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         password = secrets.token_urlsafe(12)
         with transaction.atomic():
-            account, _ = Account.objects.get_or_create(name=DEMO_ACCOUNT)
+            # Two-factor is optional only for this local demo account, so a newcomer can look
+            # around without an authenticator app; real accounts require it by default.
+            account, _ = Account.objects.get_or_create(
+                name=DEMO_ACCOUNT, defaults={"two_factor_policy": TwoFactorPolicy.OPTIONAL}
+            )
             user = User.objects.filter(email=DEMO_EMAIL).first() or User(
-                email=DEMO_EMAIL, account=account, first_name="Demo", last_name="Admin"
+                email=DEMO_EMAIL,
+                account=account,
+                first_name="Demo",
+                last_name="Admin",
+                role=Role.ACCOUNT_ADMIN,
             )
             # A fresh password every run: the demo never keeps a guessable fixed one.
             user.set_password(password)
