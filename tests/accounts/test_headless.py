@@ -1,19 +1,23 @@
 """JSON sign-in for scripts and tests through allauth.headless (the "app" client)."""
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
+from django.conf import settings
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
 from ledgerbridge.accounts.models import Account, User
+from ledgerbridge.core import clock
 
 pytestmark = pytest.mark.django_db
 
 APP = "/_allauth/app/v1"
 PASSWORD = "correct horse battery"  # the shared fixtures' password
+MOMENT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def login(email: str, password: str = PASSWORD) -> Any:
@@ -128,6 +132,32 @@ def test_a_script_signs_in_with_json_and_creates_a_personal_token(bob: User) -> 
 
     # Signing out ends the script's session for the API as well.
     Client().delete(f"{APP}/auth/session", **as_script(token))
+    assert Client().get("/api/v1/tokens", **as_script(token)).status_code == 401
+
+
+def test_a_scripts_session_ends_after_the_idle_timeout(bob: User) -> None:
+    clock.set_now(MOMENT)
+    token = login("bob@northwind.example").json()["meta"]["session_token"]
+    # Activity inside the idle window keeps the session alive…
+    for _ in range(3):
+        clock.advance(timedelta(seconds=settings.SESSION_IDLE_TIMEOUT - 60))
+        assert Client().get("/api/v1/tokens", **as_script(token)).status_code == 200
+    # …a longer silence ends it, on the server: allauth no longer knows it either.
+    clock.advance(timedelta(seconds=settings.SESSION_IDLE_TIMEOUT + 1))
+    assert Client().get("/api/v1/tokens", **as_script(token)).status_code == 401
+    assert Client().get(f"{APP}/auth/session", **as_script(token)).status_code in (401, 410)
+
+
+def test_a_scripts_session_ends_at_the_absolute_timeout_however_busy(bob: User) -> None:
+    clock.set_now(MOMENT)
+    token = login("bob@northwind.example").json()["meta"]["session_token"]
+    step = timedelta(seconds=settings.SESSION_IDLE_TIMEOUT // 2)
+    elapsed = timedelta(0)
+    while elapsed + step <= timedelta(seconds=settings.SESSION_ABSOLUTE_TIMEOUT):
+        clock.advance(step)
+        elapsed += step
+        assert Client().get("/api/v1/tokens", **as_script(token)).status_code == 200
+    clock.advance(step)
     assert Client().get("/api/v1/tokens", **as_script(token)).status_code == 401
 
 

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from allauth.headless.contrib.ninja.security import x_session_token_auth
-from allauth.mfa.models import Authenticator
+from allauth.headless.internal.sessionkit import authenticate_by_x_session_token
+from allauth.usersessions.models import UserSession
+from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from ninja import Schema
@@ -25,6 +27,13 @@ from ledgerbridge.accounts.access import (
     ViewRule,
     check,
     membership_for,
+)
+from ledgerbridge.accounts.middleware import (
+    LAST_SEEN_RESOLUTION,
+    SESSION_LAST_SEEN_AT,
+    SESSION_SIGNED_IN_AT,
+    enrolment_required,
+    has_second_factor,
 )
 from ledgerbridge.accounts.models import ApiToken, User
 from ledgerbridge.accounts.roles import Perm
@@ -89,11 +98,19 @@ class HeadlessSessionAuth(APIKeyHeader):
     param_name = "X-Session-Token"
 
     def authenticate(self, request: HttpRequest, key: str | None) -> User | None:
-        user = x_session_token_auth(request)
+        found = authenticate_by_x_session_token(key) if key else None
+        if found is None:
+            return None
+        user, session = found
         if not isinstance(user, User):
             return None
+        if _timed_out(session):
+            # Ended on the server, as the web's SessionTimeoutMiddleware ends a cookie session.
+            UserSession.objects.filter(session_key=session.session_key).delete()
+            session.flush()
+            return None
         # The web pages send such members to enrolment first; a script cannot be sent there.
-        if _must_enrol_first(user):
+        if enrolment_required(user) and not has_second_factor(user):
             raise PermissionDenied(
                 "Your account requires two-factor authentication. Sign in on the web and set "
                 "up an authenticator app first."
@@ -103,17 +120,24 @@ class HeadlessSessionAuth(APIKeyHeader):
         return user
 
 
-def _must_enrol_first(user: User) -> bool:
-    # Instance staff always need a second factor; members when their account requires one.
-    required = user.is_staff or (
-        user.account is not None and user.account.two_factor_policy == "required"
-    )
-    return (
-        required
-        and not Authenticator.objects.filter(
-            user=user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
-        ).exists()
-    )
+def _timed_out(session: SessionBase) -> bool:
+    """The web's idle and absolute session timeouts, applied to a script's session."""
+    now = clock.now().timestamp()
+    signed_in_at = session.get(SESSION_SIGNED_IN_AT)
+    last_seen_at = session.get(SESSION_LAST_SEEN_AT)
+    if signed_in_at is None or last_seen_at is None:
+        # Every sign-in starts the clock (signals.py); a session without one starts it now.
+        session[SESSION_SIGNED_IN_AT] = session[SESSION_LAST_SEEN_AT] = now
+        session.save()
+        return False
+    if now - signed_in_at > settings.SESSION_ABSOLUTE_TIMEOUT:
+        return True
+    if now - last_seen_at > settings.SESSION_IDLE_TIMEOUT:
+        return True
+    if now - last_seen_at >= LAST_SEEN_RESOLUTION:
+        session[SESSION_LAST_SEEN_AT] = now
+        session.save()
+    return False
 
 
 API_AUTH = [TokenAuth(), HeadlessSessionAuth(), BrowserSessionAuth()]
