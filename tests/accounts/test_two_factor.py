@@ -336,5 +336,19 @@ def test_the_first_enrolment_just_after_sign_in_may_skip_the_password_prompt(dan
     clock.set_now(start + timedelta(minutes=6))
     assert not may_add_first_factor_without_reauthentication(request)
     clock.set_now(start)
+    # The factor added in this session (then its recovery codes) needs no second prompt...
     enrol_totp(dana)
+    assert may_add_first_factor_without_reauthentication(request)
+
+
+def test_a_factor_from_before_this_sign_in_still_asks_for_the_password(dana: User) -> None:
+    secret = enrol_totp(dana)
+    clock.set_now(clock.now() + timedelta(seconds=5))
+    client = browser()
+    sign_in(client, dana, secret)
+    assert is_signed_in(client)
+    request = RequestFactory().get(ENROL)
+    request.session = client.session
+    request.user = dana
+
     assert not may_add_first_factor_without_reauthentication(request)

@@ -288,3 +288,13 @@ def test_logging_settings_wire_redaction_into_the_console_output() -> None:
     assert entry["message"] == f"connected with api_key={REDACTED}"
     assert entry["password"] == REDACTED
     assert entry["request_id"] == "-"
+
+
+@pytest.mark.django_db
+def test_a_token_that_spells_a_word_masks_only_its_own_segment(
+    client: Client, captured: ListHandler
+) -> None:
+    # Django's set-password view swaps the real token for the word "set" after the first step.
+    client.get("/account/set-password/MQ/set/")
+    [line] = [r for r in captured.records if r.name == "ledgerbridge.request"]
+    assert line.path == f"/account/set-password/MQ/{REDACTED}/"  # type: ignore[attr-defined]

@@ -122,7 +122,7 @@ def test_signup_page_renders_in_our_layout(client: Client) -> None:
     response = client.get("/accounts/signup/")
     assert response.status_code == 200
     assert b'class="card auth-card"' in response.content
-    assert b'name="password1"' in response.content
+    assert b'name="account_name"' in response.content
 
 
 def test_password_reset_from_email_link_to_new_password(client: Client, alice: User) -> None:

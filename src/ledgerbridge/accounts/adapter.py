@@ -2,6 +2,7 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context
+from django import forms
 from django.http import HttpRequest
 
 from ledgerbridge.accounts.middleware import may_add_first_factor_without_reauthentication
@@ -26,3 +27,10 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
         ):
             return False
         return bool(super().is_reauthentication_required(app=app, **kwargs))
+
+    # LedgerBridge keeps no phone numbers, but allauth.headless mounts its phone endpoints anyway.
+    def get_phone(self, user: Any) -> tuple[str, bool] | None:
+        return None
+
+    def clean_phone(self, phone: str) -> str:
+        raise forms.ValidationError("LedgerBridge does not use phone numbers.")

@@ -1,6 +1,7 @@
 """Session lifetime and two-factor enrolment, enforced on every request."""
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import cache
 
 from allauth.mfa.models import Authenticator
@@ -115,19 +116,22 @@ def has_second_factor(user: User) -> bool:
 
 
 def may_add_first_factor_without_reauthentication(request: HttpRequest) -> bool:
-    """Whether allauth may skip its "confirm your password" step before enrolment.
+    """Whether allauth may skip its "confirm your password" step around the first enrolment.
 
     True for someone who signed in moments ago (within ACCOUNT_REAUTHENTICATION_TIMEOUT) and has
-    no second factor yet: they just proved their password (or chose it from a link), so asking
-    again on the way to the enrolment they are forced into only adds a step. Removing or
-    changing an existing second factor still asks.
+    no second factor yet, or only factors added since that sign-in (the recovery codes shown
+    right after activation): they just proved their password and a fresh code, so asking again
+    only adds a step. Changing a factor that existed before this sign-in still asks.
     """
     user = request.user
-    if not isinstance(user, User) or has_second_factor(user):
+    if not isinstance(user, User):
         return False
     signed_in_at = request.session.get(SESSION_SIGNED_IN_AT)
     window = getattr(settings, "ACCOUNT_REAUTHENTICATION_TIMEOUT", 300)
-    return signed_in_at is not None and clock.now().timestamp() - signed_in_at <= window
+    if signed_in_at is None or clock.now().timestamp() - signed_in_at > window:
+        return False
+    signed_in = datetime.fromtimestamp(signed_in_at, UTC)
+    return not Authenticator.objects.filter(user=user, created_at__lt=signed_in).exists()
 
 
 def _path(name: str, *args: str) -> str | None:

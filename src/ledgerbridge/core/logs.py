@@ -173,13 +173,16 @@ class RequestIdMiddleware:
 
 def loggable_path(request: HttpRequest) -> str:
     """The path without its query string and with key-like URL parts (password reset) masked."""
-    path = request.path
     match = getattr(request, "resolver_match", None)
-    if match is not None:
-        for name, value in match.kwargs.items():
-            if (name in {"key", "token"} or is_secret_key(name)) and str(value):
-                path = path.replace(str(value), REDACTED)
-    return path
+    if match is None:
+        return request.path
+    secrets = {
+        str(value)
+        for name, value in match.kwargs.items()
+        if (name in {"key", "token"} or is_secret_key(name)) and str(value)
+    }
+    # Whole segments only: a token that happens to spell "set" must not mangle "set-password".
+    return "/".join(REDACTED if part in secrets else part for part in request.path.split("/"))
 
 
 def _describe(request: HttpRequest) -> str:
