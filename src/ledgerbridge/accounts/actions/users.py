@@ -409,6 +409,20 @@ def do_update_user(
     acting_user: User | None,
     request: HttpRequest | None = None,
 ) -> None:
+    _save_names(
+        user, first_name, last_name, "user.updated", acting_user=acting_user, request=request
+    )
+
+
+def _save_names(
+    user: User,
+    first_name: str | None,
+    last_name: str | None,
+    action: str,
+    *,
+    acting_user: User | None,
+    request: HttpRequest | None,
+) -> None:
     changes = _name_changes(user, first_name, last_name)
     if not changes:
         return
@@ -417,7 +431,7 @@ def do_update_user(
             setattr(user, field, change["new"])
         user.save(update_fields=list(changes))
         _record(
-            "user.updated",
+            action,
             account=user.account,
             acting_user=acting_user,
             request=request,
@@ -570,21 +584,7 @@ def do_enable_user(
 def do_update_profile(
     user: User, *, first_name: str, last_name: str, request: HttpRequest | None = None
 ) -> None:
-    changes = _name_changes(user, first_name, last_name)
-    if not changes:
-        return
-    with transaction.atomic():
-        for field, change in changes.items():
-            setattr(user, field, change["new"])
-        user.save(update_fields=list(changes))
-        _record(
-            "profile.updated",
-            account=user.account,
-            acting_user=user,
-            request=request,
-            target=user,
-            details=changes,
-        )
+    _save_names(user, first_name, last_name, "profile.updated", acting_user=user, request=request)
 
 
 def user_status(user: User) -> UserStatus:
