@@ -124,6 +124,9 @@ def test_emulation_ends_after_thirty_minutes_with_a_notice(emulating: Client, al
     # Alice is herself again, with her own pages.
     assert emulating.get(reverse("accounts:users")).status_code == 200
     assert access.SESSION_EMULATED_USER not in emulating.session
+    # The trail records the end exactly once, under the admin's own name.
+    [ended] = AuditEvent.objects.filter(action="emulation.expired")
+    assert (ended.actor, ended.acting_as) == (alice, None)
 
 
 def test_stop_returns_the_admin_to_her_own_view(emulating: Client, bob: User) -> None:

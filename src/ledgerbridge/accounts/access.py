@@ -98,6 +98,14 @@ def membership_for(request: HttpRequest) -> Membership:
         if target is not None:
             return Membership(user, target, user.account, "emulating")
         end_emulation(request)
+        # The trail shows when emulation stopped even if nobody pressed "stop emulating".
+        audit.record(
+            "emulation.expired",
+            account=user.account,
+            actor=user,
+            request=request,
+            details={"emulated_user_id": emulated_id},
+        )
         return Membership(user, user, user.account, "member", ["Emulation has ended."])
     return Membership(user, user, user.account, "member")
 
