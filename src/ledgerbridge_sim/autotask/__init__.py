@@ -1,0 +1,1 @@
+"""The autotask simulator."""

@@ -1,0 +1,110 @@
+"""The control API under /_sim/: reset, seed, read state, plan faults, move the clock, requests.
+
+This is the contract tests and the demo rely on; keep it stable.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ledgerbridge_sim.autotask import app as autotask
+from ledgerbridge_sim.connectwise import app as connectwise
+from ledgerbridge_sim.state import Fault, Simulator
+
+SEEDERS = {"connectwise": connectwise, "autotask": autotask}
+
+
+def build_app(sim: Simulator) -> Starlette:
+    async def reset(request: Request) -> JSONResponse:
+        sim.reset()
+        return JSONResponse({"reset": True})
+
+    async def seed(request: Request) -> JSONResponse:
+        body = await request.json()
+        created: dict[str, Any] = {}
+        with sim.lock:
+            if "generate" in body:
+                spec = body["generate"]
+                system = spec.get("system")
+                if system not in SEEDERS:
+                    return _error(400, f"generate.system must be one of {sorted(SEEDERS)}")
+                created[system] = SEEDERS[system].generate(
+                    sim, invoices=int(spec.get("invoices", 20)), seed=int(spec.get("seed", 1))
+                )
+            for system, records in body.items():
+                if system == "generate":
+                    continue
+                if system not in SEEDERS:
+                    return _error(400, f"unknown system {system!r}")
+                created[system] = SEEDERS[system].seed(sim, records)
+        return JSONResponse({"created": created})
+
+    async def state(request: Request) -> JSONResponse:
+        system = request.path_params["system"]
+        if system not in sim.systems:
+            return _error(404, f"unknown system {system!r}")
+        with sim.lock:
+            rows = list(sim.system(system).collection(request.path_params["collection"]).values())
+        return JSONResponse({"count": len(rows), "records": rows})
+
+    async def faults(request: Request) -> JSONResponse:
+        if request.method == "DELETE":
+            with sim.lock:
+                sim.faults.clear()
+            return JSONResponse({"faults": []})
+        if request.method == "POST":
+            body = await request.json()
+            specs = body if isinstance(body, list) else [body]
+            try:
+                added = [sim.add_fault(Fault(**spec)) for spec in specs]
+            except TypeError as error:
+                return _error(400, f"bad fault: {error}")
+            return JSONResponse({"faults": [vars(f) for f in added]}, status_code=201)
+        with sim.lock:
+            return JSONResponse({"faults": [vars(f) for f in sim.faults]})
+
+    async def clock(request: Request) -> JSONResponse:
+        if request.method == "POST":
+            body = await request.json()
+            if "set" in body:
+                sim.clock.set(datetime.fromisoformat(body["set"]), frozen=body.get("frozen", True))
+            if "advance_seconds" in body:
+                sim.clock.advance(timedelta(seconds=float(body["advance_seconds"])))
+        return JSONResponse({"now": sim.clock.now().isoformat()})
+
+    async def requests(request: Request) -> JSONResponse:
+        system = request.query_params.get("system")
+        with sim.lock:
+            log = [
+                {
+                    "system": r.system,
+                    "method": r.method,
+                    "path": r.path,
+                    "status": r.status,
+                    "at": r.at.isoformat(),
+                }
+                for r in sim.requests
+                if system in (None, r.system)
+            ]
+        return JSONResponse(
+            {"count": len(log), "counts": dict(sim.request_counts(system)), "requests": log}
+        )
+
+    return Starlette(
+        routes=[
+            Route("/reset", reset, methods=["POST"]),
+            Route("/seed", seed, methods=["POST"]),
+            Route("/state/{system}/{collection}", state, methods=["GET"]),
+            Route("/faults", faults, methods=["GET", "POST", "DELETE"]),
+            Route("/clock", clock, methods=["GET", "POST"]),
+            Route("/requests", requests, methods=["GET"]),
+        ]
+    )
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
