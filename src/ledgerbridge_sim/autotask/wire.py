@@ -1,0 +1,111 @@
+"""How the simulated Autotask service reads and writes JSON, datetimes and errors.
+
+Money and quantities live in the simulator as Decimal and leave it as exact JSON numbers (Python's
+json module would refuse Decimal, and a float would lose digits). Datetimes are stored as the wire
+text the service sends, `2024-01-31T05:00:00.000Z` (always UTC, milliseconds), so equal instants
+compare equal as strings and filters can compare them as text.
+"""
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+
+class AutotaskError(Exception):
+    """An answer other than success: an HTTP status and the body the service sends with it."""
+
+    def __init__(self, status: int, *messages: str, body: Any = None) -> None:
+        super().__init__(f"{status}: {'; '.join(messages)}")
+        self.status = status
+        self.body = body if body is not None else {"errors": list(messages)}
+
+
+def method_not_allowed(method: str) -> AutotaskError:
+    # The service is ASP.NET Web API: routing failures carry its capital-M `Message` shape.
+    return AutotaskError(
+        405, body={"Message": f"The requested resource does not support http method '{method}'."}
+    )
+
+
+def no_route(url: str) -> AutotaskError:
+    return AutotaskError(
+        404, body={"Message": f"No HTTP resource was found that matches the request URI '{url}'."}
+    )
+
+
+def decode(raw: bytes | str) -> Any:
+    """A request body or `search=` parameter; numbers with fractions become Decimal."""
+    try:
+        return json.loads(raw, parse_float=Decimal)
+    except (ValueError, InvalidOperation) as error:
+        raise AutotaskError(500, f"The request body could not be read as JSON: {error}") from None
+
+
+def encode(value: Any) -> bytes:
+    return "".join(_chunks(value)).encode()
+
+
+def _chunks(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        yield "{"
+        first = True
+        for key, item in value.items():
+            if not first:
+                yield ","
+            first = False
+            yield json.dumps(str(key))
+            yield ":"
+            yield from _chunks(item)
+        yield "}"
+    elif isinstance(value, list | tuple):
+        yield "["
+        for index, item in enumerate(value):
+            if index:
+                yield ","
+            yield from _chunks(item)
+        yield "]"
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"cannot send {value} as JSON")
+        yield format(value, "f")
+    elif isinstance(value, datetime):
+        yield json.dumps(format_moment(value))
+    else:
+        yield json.dumps(value)
+
+
+def format_moment(moment: datetime) -> str:
+    """The service's datetime text: UTC with milliseconds and a `Z`."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def format_date(day: date) -> str:
+    """A date-only field: the date at midnight, the time dropped."""
+    return f"{day.isoformat()}T00:00:00.000Z"
+
+
+def parse_moment(text: str) -> datetime:
+    """An ISO-8601 date or datetime from a client; without a zone it is read as UTC."""
+    cleaned = text.strip()
+    if cleaned.endswith(("Z", "z")):
+        cleaned = cleaned[:-1] + "+00:00"
+    moment = datetime.fromisoformat(cleaned)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def normalise_moment(text: str, *, date_only: bool) -> str:
+    """Client datetime text as the service stores it. Raises ValueError when unreadable.
+
+    A date-only field keeps the calendar date as the client wrote it (before any zone shift),
+    because that is the date the person meant ("paid on the 15th").
+    """
+    if date_only:
+        return format_date(date.fromisoformat(text.strip()[:10]))
+    return format_moment(parse_moment(text))
