@@ -1,0 +1,337 @@
+"""What every PSA source speaks: canonical documents, the `PsaSource` protocol, connector errors.
+
+A PSA adapter (`connectors/<vendor>/adapter.py`) reads vendor JSON and hands the engine these
+documents; vendor JSON never travels past its adapter. Money and quantities are `Decimal`
+(quantities keep up to 7 decimal places, as ConnectWise and Autotask store them); ids are the
+PSA's own, as strings, so one engine handles integer and text ids alike.
+
+Errors are values with a kind and a hint written for the finance admin. A connector raises
+`ConnectorError` at the boundary where it knows what went wrong; the engine decides from
+`kind` whether to retry (`rate_limited`, `transient`), resolve by lookup (`uncertain`) or show
+the message and move on to the next record.
+"""
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
+
+
+class ErrorKind(StrEnum):
+    AUTH = "auth"  # the credentials were refused
+    PERMISSION = "permission"  # the credentials are fine but lack a right
+    NOT_FOUND = "not_found"  # no such record (or endpoint)
+    VALIDATION = "validation"  # the vendor refused what we sent; sending it again will not help
+    RATE_LIMITED = "rate_limited"  # over the vendor's limit; try again later
+    TRANSIENT = "transient"  # the vendor or the network failed; nothing was changed
+    UNCERTAIN = "uncertain"  # a write may or may not have happened; look it up before retrying
+
+
+# Kinds worth trying again later without changing anything.
+RETRYABLE_KINDS = frozenset({ErrorKind.RATE_LIMITED, ErrorKind.TRANSIENT})
+
+
+class ConnectorError(Exception):
+    """A failed call to an outside system, classified, with a message and hint for the admin.
+
+    `vendor_detail` is the vendor's own words (its error body, redacted), for support staff.
+    `retry_at` is set when the vendor said when to come back (a 429's `Retry-After`).
+    """
+
+    def __init__(
+        self,
+        kind: ErrorKind | str,
+        message: str,
+        *,
+        hint: str = "",
+        status: int | None = None,
+        vendor_detail: str = "",
+        retry_at: datetime | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = ErrorKind(kind)
+        self.message = message
+        self.hint = hint
+        self.status = status
+        self.vendor_detail = vendor_detail
+        self.retry_at = retry_at
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in RETRYABLE_KINDS
+
+    def __repr__(self) -> str:
+        return f"ConnectorError({self.kind.value!r}, {self.message!r}, status={self.status!r})"
+
+
+# --- Canonical documents -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Address:
+    line1: str = ""
+    line2: str = ""
+    city: str = ""
+    region: str = ""  # state, county or province
+    postal_code: str = ""
+    country: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Customer:
+    psa_id: str
+    name: str
+    identifier: str = ""  # the PSA's short code ("AcmeCo")
+    account_number: str = ""
+    address: Address = field(default_factory=Address)
+    tax_id: str = ""
+    email: str = ""  # where invoices go
+    phone: str = ""
+    currency: str = ""  # ISO 4217; empty when the PSA does not say
+    payment_term_psa_id: str = ""
+    tax_code_psa_id: str = ""
+    active: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class Contact:
+    psa_id: str
+    customer_psa_id: str
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    phone: str = ""
+    is_billing_contact: bool = False
+    active: bool = True
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Product:
+    psa_id: str
+    identifier: str  # the PSA's item id / SKU; may be long
+    description: str = ""
+    unit_price: Decimal | None = None
+    unit_cost: Decimal | None = None
+    taxable: bool = True
+    kind: str = ""  # the PSA's product class ("Service", "Inventory", …)
+    active: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaxCode:
+    psa_id: str
+    identifier: str
+    description: str = ""
+    rate: Decimal | None = None  # total percentage over all levels, when the PSA gives one
+    active: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentTerm:
+    psa_id: str
+    name: str
+    due_days: int | None = None
+    xref: str = ""  # the accounting-side key the MSP set in the PSA, if any
+    active: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class GLAccount:
+    psa_id: str
+    account_number: str
+    name: str = ""
+    gl_type: str = ""  # the PSA's GL type code ("AR", "IT", …)
+    active: bool = True
+
+
+class InvoiceKind(StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceLine:
+    psa_line_id: str
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    line_amount: Decimal  # before tax, as the PSA computed it
+    product_psa_id: str = ""
+    product_identifier: str = ""
+    tax_code_psa_id: str = ""
+    tax_amount: Decimal | None = None  # None when the PSA taxes the invoice, not the line
+    taxable: bool = True
+    gl_account: str = ""  # the revenue account number the PSA assigned
+    location: str = ""
+    department: str = ""
+    tracking: Mapping[str, str] = field(default_factory=dict)  # other categories, name → value
+
+
+class SourceIds(TypedDict, total=False):
+    """The PSA's own bookkeeping ids an adapter needs again later (to acknowledge, to look up)."""
+
+    unposted_id: str  # ConnectWise: the unposted invoice row
+    billing_log_id: str  # ConnectWise: the billing log behind the invoice
+    gl_entry_ids: tuple[str, ...]  # ConnectWise: the GL entries a batch marks as posted
+    invoice_batch_id: str  # Autotask: the invoice processing batch
+    location_id: str
+    department_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceRef:
+    """An invoice ready to post, as a list of postable invoices names it: enough to fetch it."""
+
+    psa_id: str
+    number: str = ""
+    kind: InvoiceKind = InvoiceKind.INVOICE
+    updated_at: datetime | None = None
+    source_ids: SourceIds = field(default_factory=lambda: SourceIds())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Invoice:
+    psa_id: str
+    number: str
+    kind: InvoiceKind
+    customer: Customer
+    issued_on: date
+    due_on: date | None
+    currency: str
+    lines: tuple[InvoiceLine, ...]
+    subtotal: Decimal
+    tax_total: Decimal
+    total: Decimal
+    balance: Decimal | None = None
+    reference: str = ""
+    po_number: str = ""
+    description: str = ""
+    payment_term_psa_id: str = ""
+    tax_code_psa_id: str = ""
+    location: str = ""
+    department: str = ""
+    applies_to_psa_id: str = ""  # a credit note's original invoice, when the PSA links them
+    updated_at: datetime | None = None
+    source_ids: SourceIds = field(default_factory=lambda: SourceIds())
+
+    def ref(self) -> InvoiceRef:
+        return InvoiceRef(
+            psa_id=self.psa_id,
+            number=self.number,
+            kind=self.kind,
+            updated_at=self.updated_at,
+            source_ids=self.source_ids,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Payment:
+    """Money received against one invoice, as the ledger recorded it."""
+
+    amount: Decimal
+    paid_on: date
+    reference: str = ""  # the ledger's payment id or the bank reference
+    method: str = ""  # "Card", "Bank transfer", …
+
+
+# --- Results -------------------------------------------------------------------------------
+
+type WriteOutcome = Literal["created", "already_existed"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AckResult:
+    """What `acknowledge` did: a PSA batch made now, or found from an earlier attempt."""
+
+    batch_identifier: str
+    outcome: WriteOutcome
+    psa_batch_id: str = ""
+    acknowledged: tuple[str, ...] = ()  # invoice psa_ids now marked as posted
+    skipped: tuple[str, ...] = ()  # already posted elsewhere, or nothing to mark
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentResult:
+    outcome: WriteOutcome
+    psa_payment_id: str = ""
+    balance: Decimal | None = None  # the invoice's balance afterwards, if known
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectivityFinding:
+    """One thing a connection test found wrong (or noteworthy), said for the finance admin."""
+
+    kind: ErrorKind | Literal["ok", "warning"]
+    message: str
+    hint: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectivityReport:
+    ok: bool
+    findings: tuple[ConnectivityFinding, ...] = ()
+    details: Mapping[str, str] = field(default_factory=dict)  # version, site, member, …
+
+    @property
+    def problems(self) -> tuple[ConnectivityFinding, ...]:
+        return tuple(f for f in self.findings if f.kind not in ("ok", "warning"))
+
+
+# --- The protocol --------------------------------------------------------------------------
+
+
+@runtime_checkable
+class PsaSource(Protocol):
+    """One PSA connection, read by the sync engine. Iterators stream: they never hold it all.
+
+    Every method raises `ConnectorError` when the PSA cannot be asked or refuses.
+    """
+
+    label: str  # the vendor as the admin knows it: "ConnectWise", "Autotask"
+
+    def list_postable_invoices(
+        self, *, since: datetime | None = None, thru: datetime | None = None
+    ) -> Iterator[InvoiceRef]:
+        """Invoices the PSA has closed and not yet marked as posted, up to `thru`."""
+        ...
+
+    def get_invoice(self, ref: InvoiceRef) -> Invoice: ...
+
+    def list_customers(self) -> Iterator[Customer]: ...
+
+    def list_contacts(self) -> Iterator[Contact]: ...
+
+    def list_products(self) -> Iterator[Product]: ...
+
+    def list_tax_codes(self) -> Iterator[TaxCode]: ...
+
+    def list_payment_terms(self) -> Iterator[PaymentTerm]: ...
+
+    def list_gl_accounts(self) -> Iterator[GLAccount]: ...
+
+    def acknowledge(self, refs: Sequence[InvoiceRef], batch_identifier: str) -> AckResult:
+        """Mark invoices as posted in the PSA. Idempotent by `batch_identifier`."""
+        ...
+
+    def record_payment(
+        self, invoice: InvoiceRef, payment: Payment, idempotency_key: str
+    ) -> PaymentResult:
+        """Record a payment on the invoice; a retry with the same key never pays twice."""
+        ...
+
+    def test_connectivity(self) -> ConnectivityReport: ...
+
+
+def as_str(value: Any) -> str:
+    """A vendor id or code as text ("" for None), so ids compare alike whatever JSON type."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
