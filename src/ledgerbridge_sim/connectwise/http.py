@@ -94,7 +94,11 @@ class Router:
         permission: str | None,
         level: str | None = None,
     ) -> None:
-        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>\\d+)", template.lower())
+        parts = re.split(r"\{(\w+)\}", template)  # literals at even places, names at odd
+        regex = "".join(
+            re.escape(part.lower()) if index % 2 == 0 else f"(?P<{part}>\\d+)"
+            for index, part in enumerate(parts)
+        )
         self.routes.append(
             Route(
                 method,
