@@ -4,6 +4,11 @@
 `/{codebase}apis/3.0/{area}/{entity}…` with the tenant's codebase or the `v4_6_release/` alias,
 matched without regard to case. See auth.py for credentials and limits, listing.py for paging,
 conditions.py for the query language, accounting.py for the GL interface state machine.
+
+Knobs in `sim.settings["connectwise"]`: `capacity_per_minute`, `window_seconds` (auth.py),
+`open_share` (data.py), `max_url_length` (off unless set: longer URLs answer 414). In
+`sim.system("connectwise").extra`: credentials and security roles (auth.py), `codebase`
+(default v2025_1/; change it to simulate a cloud upgrade), `api_version`, `href_base`.
 """
 
 import re
@@ -96,6 +101,12 @@ def _serve(sim: Simulator, router: Router, request: Request, body: bytes) -> Res
             ALIAS_CODEBASE,
         ):
             raise CwError(404, "NotFound", f"No API at {path}; read login/companyinfo first.")
+        url_limit = sim.settings.get(SYSTEM, {}).get("max_url_length")
+        if url_limit and len(str(request.url)) > int(url_limit):
+            # [U] off by default: clients should split long `in (…)` lists below ~2000 chars.
+            raise CwError(
+                414, "RequestUriTooLong", f"The URL is longer than {url_limit} characters."
+            )
         client_id = auth.check_client_id(state, request.headers)
         credential = auth.authenticate(state, request.headers)
         auth.take_capacity(sim, client_id)

@@ -217,3 +217,12 @@ def test_capacity_is_per_client_id(cw: CwApi, sim: Simulator) -> None:
     assert cw.get("system/info").status_code == 200
     assert cw.get("system/info").status_code == 429
     assert cw.request("GET", "system/info", headers={"clientId": other}).status_code == 200
+
+
+def test_overlong_urls_can_be_refused(cw: CwApi, sim: Simulator) -> None:
+    long_list = ",".join(str(n) for n in range(1, 600))
+    assert cw.get("company/companies", conditions=f"id in ({long_list})").status_code == 200
+    sim.settings["connectwise"]["max_url_length"] = 2000
+    refused = cw.get("company/companies", conditions=f"id in ({long_list})")
+    assert refused.status_code == 414
+    assert cw.get("company/companies", conditions="id in (1,2)").status_code == 200
