@@ -443,7 +443,10 @@ def _read_paging(text: str | None) -> tuple[int, list[int], int]:
     bad = AutotaskError(500, "The paging parameter is not valid.")
     if not text:
         raise bad
-    token = decode(text)
+    try:
+        token = json.loads(text)
+    except ValueError:
+        raise bad from None
     if not isinstance(token, dict):
         raise bad
     keys = {str(key).lower(): value for key, value in token.items()}
@@ -590,7 +593,14 @@ def _udf_information(call: Call, entity: Entity) -> tuple[int, Any]:
 
 
 def _writer(call: Call, entity: Entity) -> records.Writer:
-    return records.Writer(call.sim, entity, actor_id=call.principal.acting_resource_id)
+    principal = call.principal
+    impersonating = principal.acting_resource_id != principal.resource_id
+    return records.Writer(
+        call.sim,
+        entity,
+        actor_id=principal.acting_resource_id,
+        impersonator_id=principal.resource_id if impersonating else None,
+    )
 
 
 def _create(call: Call, entity: Entity, parent_id: int | None) -> tuple[int, Any]:

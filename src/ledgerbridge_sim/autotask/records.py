@@ -139,12 +139,20 @@ def normalise_seed(entity: Entity, raw: Mapping[str, Any]) -> dict[str, Any]:
 class Writer:
     """One write request against one entity, with the acting resource for the audit stamps."""
 
-    def __init__(self, sim: Simulator, entity: Entity, *, actor_id: int | None) -> None:
+    def __init__(
+        self,
+        sim: Simulator,
+        entity: Entity,
+        *,
+        actor_id: int | None,
+        impersonator_id: int | None = None,
+    ) -> None:
         self.sim = sim
         self.entity = entity
         self.system = state(sim)
         self.rows = self.system.collection(entity.name)
         self.actor_id = actor_id
+        self.impersonator_id = impersonator_id
         self.problems: list[str] = []
 
     def create(self, body: Any, *, parent_id: int | None = None) -> int:
@@ -165,6 +173,8 @@ class Writer:
         for name in ("createdByResourceID", "creatorResourceID"):
             if name in record:
                 record[name] = self.actor_id
+        if "impersonatorCreatorResourceID" in record:
+            record["impersonatorCreatorResourceID"] = self.impersonator_id
         self._touch(record, now)
         self._derive(record)
         store(self.system, self.entity.name, record)
