@@ -36,6 +36,10 @@ collection URL (POST create, PATCH, PUT with `id` in the body) or through the pa
 entities (`Companies/{id}/Contacts`, `PurchaseOrders/{id}/Items`, `Expenses/{id}/Items`),
 `ThresholdInformation`; and `/autotask/{zone}/ATServicesRest/VersionInformation`.
 
+Simulator-only (no credentials; what people do in the UI): `POST /autotask/_admin/processInvoices`
+`{"invoiceDate": "2026-03-02", "companyIDs": [174]}` turns posted, un-invoiced billing items into
+invoices (one batch) → `{"invoiceIds": [...]}`; `POST /autotask/_admin/voidInvoice` `{"id": N}`.
+
 Knobs in `sim.settings["autotask"]`: `requests_per_hour` (10,000), `threads_per_entity` (3),
 `latency_seconds` (an artificial delay inside each API call, holding its thread slot, so tests
 can create real concurrency), `threshold_latency` (add the service's 0.5 s / 1 s from 50 % / 75 %
@@ -49,6 +53,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -57,7 +62,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ledgerbridge_sim.autotask import data, filters, limits, records
+from ledgerbridge_sim.autotask import billing, data, filters, limits, records
 from ledgerbridge_sim.autotask.entities import (
     ENTITIES,
     Entity,
@@ -170,6 +175,8 @@ async def _dispatch(sim: Simulator, request: Request) -> tuple[int, Any]:
         return _zone_information(sim, request)
     if lowered == ["atservicesrest", "versioninformation"]:
         return 200, {"apiVersions": ["1.0"]}
+    if lowered[:1] == ["_admin"]:
+        return await _admin(sim, request, lowered[1:])
     if len(lowered) >= 3 and lowered[1] == "atservicesrest":
         zone, rest = lowered[0], segments[2:]
         if [part.lower() for part in rest] == ["versioninformation"]:
@@ -185,6 +192,28 @@ async def _dispatch(sim: Simulator, request: Request) -> tuple[int, Any]:
                 )
             return await _call_api(sim, request, endpoint, handler, segments[:3])
     raise no_route(str(request.url))
+
+
+async def _admin(sim: Simulator, request: Request, action: list[str]) -> tuple[int, Any]:
+    """Simulator-only stand-ins for UI work: invoice processing and voiding (see billing.py)."""
+    if action not in (["processinvoices"], ["voidinvoice"]):
+        raise no_route(str(request.url))
+    _allow(request.method, "POST")
+    raw = await request.body()
+    body = decode(raw) if raw.strip() else {}
+    if not isinstance(body, dict):
+        raise AutotaskError(400, "Send a JSON object.")
+    with sim.lock:
+        if action == ["voidinvoice"]:
+            billing.void_invoice(sim, int(body["id"]), resource_id=body.get("resourceID"))
+            return 200, {"itemId": int(body["id"])}
+        day = body.get("invoiceDate")
+        ids = billing.process_invoices(
+            sim,
+            invoice_date=date.fromisoformat(str(day)[:10]) if day else None,
+            company_ids=body.get("companyIDs"),
+        )
+        return 200, {"invoiceIds": ids}
 
 
 def _route(api: list[str], method: str, request: Request) -> tuple[str, Handler]:
