@@ -51,6 +51,7 @@ camelCase names; money and quantities as Decimal; datetimes as the wire's text.
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -78,6 +79,8 @@ from ledgerbridge_sim.autotask.wire import (
     no_route,
 )
 from ledgerbridge_sim.state import Simulator
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_USERNAME: Final = "api@demo.example"
 DEFAULT_SECRET: Final = "demo-secret"  # noqa: S105 - a published demo credential
@@ -116,6 +119,17 @@ def build_app(sim: Simulator) -> Starlette:
             status, body = await _dispatch(sim, request)
         except AutotaskError as error:
             status, body = error.status, error.body
+        except Exception as error:  # the service's catch-all answer, with the cause for us
+            logger.exception("Autotask simulator failed on %s %s", request.method, request.url)
+            status, body = (
+                500,
+                {
+                    "errors": [
+                        "An unexpected error has occurred. Please contact Autotask support. "
+                        f"(simulator: {type(error).__name__}: {error})"
+                    ]
+                },
+            )
         return Response(
             encode(body), status_code=status, media_type="application/json; charset=utf-8"
         )

@@ -231,13 +231,17 @@ def _filter_value(name: str, data_type: str, value: Any) -> Any:
         if isinstance(value, bool):
             raise wrong
         if isinstance(value, int | Decimal):
-            return Decimal(value)
-        if isinstance(value, str):
+            number = Decimal(value)
+        elif isinstance(value, str):
             try:
-                return Decimal(value.strip())
+                number = Decimal(value.strip())
             except InvalidOperation:
                 raise wrong from None
-        raise wrong
+        else:
+            raise wrong
+        if not number.is_finite():
+            raise wrong
+        return number
     if data_type == "boolean":
         # The service wants real JSON booleans here.
         if isinstance(value, bool):

@@ -16,6 +16,7 @@ The service's write rules, as the simulator applies them:
 - Missing ids on update or delete: 500 "No matching records found." as the service answers.
 """
 
+import math
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -76,7 +77,7 @@ def coerce(field: Field, value: Any, *, lenient: bool = False) -> Any:
             raise FieldProblemError(f"The value {value!r} is not a whole number for {where}.")
         if isinstance(value, int):
             return value
-        if isinstance(value, Decimal | float) and value == int(value):
+        if isinstance(value, Decimal | float) and math.isfinite(value) and value == int(value):
             return int(value)
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             return int(value)
@@ -88,14 +89,17 @@ def coerce(field: Field, value: Any, *, lenient: bool = False) -> Any:
             if not lenient:
                 raise FieldProblemError(f"The value {value!r} is not an exact number for {where}.")
             return Decimal(repr(value))
+        number: Decimal | None = None
         if isinstance(value, int | Decimal):
-            return Decimal(value)
-        if isinstance(value, str):
+            number = Decimal(value)
+        elif isinstance(value, str):
             try:
-                return Decimal(value.strip())
+                number = Decimal(value.strip())
             except InvalidOperation:
-                pass
-        raise FieldProblemError(f"The value {value!r} is not a number for {where}.")
+                number = None
+        if number is None or not number.is_finite():
+            raise FieldProblemError(f"The value {value!r} is not a number for {where}.")
+        return number
     if kind == "boolean":
         if isinstance(value, bool):
             return value

@@ -38,9 +38,13 @@ def no_route(url: str) -> AutotaskError:
 def decode(raw: bytes | str) -> Any:
     """A request body or `search=` parameter; numbers with fractions become Decimal."""
     try:
-        return json.loads(raw, parse_float=Decimal)
+        return json.loads(raw, parse_float=Decimal, parse_constant=_no_constant)
     except (ValueError, InvalidOperation) as error:
         raise AutotaskError(500, f"The request body could not be read as JSON: {error}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
 
 
 def encode(value: Any) -> bytes:

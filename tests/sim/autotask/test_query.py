@@ -239,3 +239,10 @@ def test_child_entities_list_under_their_parent(api: AutotaskApi) -> None:
     response = api.get("Companies/174/Contacts")
     assert [item["id"] for item in response.json()["items"]] == [29682901, 29682902]
     assert api.get("Companies/250/Contacts/29682901").status_code == 404
+
+
+def test_a_not_a_number_filter_value_is_refused(api: AutotaskApi) -> None:
+    condition = {"op": "gt", "field": "invoiceTotal", "value": "NaN"}
+    response = api.query("Invoices", {"filter": [condition]})
+    assert response.status_code == 500
+    assert "not valid for the decimal field" in response.json()["errors"][0]

@@ -275,3 +275,11 @@ def test_a_body_that_is_not_json(api: AutotaskApi) -> None:
     )
     assert response.status_code == 500
     assert response.json()["errors"]
+
+
+@pytest.mark.parametrize("amount", ["NaN", "Infinity", '"NaN"', '"1e"'])
+def test_numbers_that_are_not_numbers_are_refused(api: AutotaskApi, amount: str) -> None:
+    content = f'{{"id": 29684512, "invoiceTotal": {amount}}}'.encode()
+    response = api.patch("Invoices", content=content)
+    assert response.status_code == 500
+    assert response.json()["errors"]
