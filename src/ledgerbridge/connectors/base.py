@@ -3,7 +3,8 @@
 A PSA adapter (`connectors/<vendor>/adapter.py`) reads vendor JSON and hands the engine these
 documents; vendor JSON never travels past its adapter. Money and quantities are `Decimal`
 (quantities keep up to 7 decimal places, as ConnectWise and Autotask store them); ids are the
-PSA's own, as strings, so one engine handles integer and text ids alike.
+PSA's own, as strings, so one engine handles integer and text ids alike. A credit note carries
+positive amounts, as ledgers record credit notes, whatever sign the PSA gives them.
 
 Errors are values with a kind and a hint written for the finance admin. A connector raises
 `ConnectorError` at the boundary where it knows what went wrong; the engine decides from
@@ -247,10 +248,11 @@ type WriteOutcome = Literal["created", "already_existed"]
 
 @dataclass(frozen=True, kw_only=True)
 class AckResult:
-    """What `acknowledge` did: a PSA batch made now, or found from an earlier attempt."""
+    """What `acknowledge` did: a PSA batch made now, found from an earlier attempt, or nothing
+    because every invoice was already marked (`nothing_to_do`)."""
 
     batch_identifier: str
-    outcome: WriteOutcome
+    outcome: WriteOutcome | Literal["nothing_to_do"]
     psa_batch_id: str = ""
     acknowledged: tuple[str, ...] = ()  # invoice psa_ids now marked as posted
     skipped: tuple[str, ...] = ()  # already posted elsewhere, or nothing to mark

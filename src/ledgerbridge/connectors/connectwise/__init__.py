@@ -1,0 +1,1 @@
+"""ConnectWise PSA (Manage): the REST client, its query conditions and the source adapter."""
