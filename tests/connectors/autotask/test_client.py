@@ -1,6 +1,8 @@
 """AutotaskClient against canned answers shaped like the vendor's documentation (MockTransport)."""
 
+import gc
 import json
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -319,3 +321,33 @@ def test_call_log_never_carries_the_secret() -> None:
     with pytest.raises(ConnectorError):
         client.update("Invoices", 1, {"invoiceNumber": "X"})
     assert calls and all("s3cret-value" not in repr(call) for call in calls)
+
+
+def test_iterating_holds_one_page_at_a_time() -> None:
+    """Ten pages made on the fly: at any row, at most the current page's response is alive."""
+    sent: list[weakref.ref[httpx.Response]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.lower().endswith("/zoneinformation"):
+            return httpx.Response(200, json=fixture("zone_information.json"))
+        after = int(request.url.params.get("after", "0"))
+        ids = range(after + 1, min(after + 100, 1000) + 1)
+        next_url = f"{ZONE}V1.0/Companies/query/next?after={ids[-1]}" if ids[-1] < 1000 else None
+        response = httpx.Response(
+            200,
+            json={"items": [{"id": n} for n in ids], "pageDetails": {"nextPageUrl": next_url}},
+        )
+        sent.append(weakref.ref(response))
+        return response
+
+    # Not a Recorder: it would keep every request.
+    client = AutotaskClient(
+        CREDENTIALS, zone_lookup_url=LOOKUP, transport=httpx.MockTransport(handler)
+    )
+    most_alive = 0
+    for count, _row in enumerate(client.query("Companies", [f.every_row()], page_size=100), 1):
+        if count % 50 == 0:
+            gc.collect()  # httpx keeps each response in a reference cycle until a collection
+            most_alive = max(most_alive, sum(1 for ref in sent if ref() is not None))
+    assert count == 1000 and len(sent) == 10
+    assert most_alive <= 1
