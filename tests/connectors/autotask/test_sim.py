@@ -312,7 +312,7 @@ def test_acknowledge_sets_web_service_date_once(
 
     patches = len(api_requests(sim, path="/Invoices"))
     again = source.acknowledge(refs, "LB-2024-02-20-1")
-    assert again.outcome == "already_existed"
+    assert again.outcome == "nothing_to_do"
     assert again.acknowledged == ("29684512", "29684513")
     assert [m for m, *_ in api_requests(sim)[-1:]] == ["POST"]  # looked, did not PATCH
     assert len(api_requests(sim, path="/Invoices")) == patches + 1

@@ -431,7 +431,8 @@ class AutotaskSource:
             acknowledged.append(ref.psa_id)
         return AckResult(
             batch_identifier=batch_identifier,
-            outcome="created" if wrote else "already_existed",
+            # Autotask keeps no batch to find again: marks already there mean nothing to do.
+            outcome="created" if wrote else "nothing_to_do",
             acknowledged=tuple(acknowledged),
             skipped=tuple(skipped),
         )
