@@ -258,7 +258,10 @@ def test_invalid_object_lists_what_was_wrong(
         make_client().create_invoice_payment(1201, {"amount": 1})
     error = caught.value
     assert error.kind is ErrorKind.VALIDATION
-    assert error.message.endswith("The company identifier is already in use.")
+    assert error.message == (
+        "ConnectWise refused POST /finance/invoices/1201/payments: company object is invalid: "
+        "The company identifier is already in use."
+    )
     assert "ObjectExists identifier" in error.vendor_detail
 
 

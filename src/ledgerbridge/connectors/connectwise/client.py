@@ -593,12 +593,13 @@ class ConnectWiseClient:
             return ConnectorError(
                 ErrorKind.PERMISSION, text, hint=hint, status=status, vendor_detail=detail
             )
-        specifics = "; ".join(
-            str(item.get("message")) for item in errors if isinstance(item, dict)
-        ) or message  # fmt: skip
+        specifics = "; ".join(str(item.get("message")) for item in errors if isinstance(item, dict))
+        said = message.rstrip(".")
+        if specifics and specifics not in said:
+            said = f"{said}: {specifics}" if said else specifics
         return ConnectorError(
             ErrorKind.VALIDATION,
-            f"ConnectWise refused {method} /{path}: {specifics or f'HTTP {status}'}",
+            f"ConnectWise refused {method} /{path}: {said or f'HTTP {status}'}",
             hint="Correct the record in ConnectWise (or the mapping in LedgerBridge) and run "
             "the sync again.",
             status=status,
