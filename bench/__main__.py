@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+from bench.psa_memory import bench_psa_memory
+
 OUT = Path(__file__).resolve().parent / "out"
 
 
@@ -58,6 +60,7 @@ def bench_enqueue(rounds: int) -> dict[str, float]:
 SCENARIOS: dict[str, Callable[[int], dict[str, float]]] = {
     "leases": bench_leases,
     "enqueue": bench_enqueue,
+    "psa_memory": bench_psa_memory,
 }
 
 

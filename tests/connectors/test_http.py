@@ -1,7 +1,9 @@
 """The shared vendor transport: retries, back-off, classification, budgets and the call log."""
 
+import gc
 import json
 import random
+import weakref
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -406,6 +408,20 @@ def test_stream_pages_fetches_lazily_one_page_at_a_time() -> None:
     assert fetched == [1, 2]
     assert list(records) == [4, 5, 6]
     assert fetched == [1, 2, 3]
+
+
+def test_a_read_response_is_freed_without_waiting_for_the_garbage_collector(
+    sleep: FakeSleep,
+) -> None:
+    # Otherwise every page of a long list lingers until a collection: memory grows with it.
+    response = make(Script(ok({"page": "x" * 1000})), sleep).get("company/companies")
+    freed = weakref.ref(response)
+    gc.disable()
+    try:
+        del response
+        assert freed() is None
+    finally:
+        gc.enable()
 
 
 def test_stream_pages_of_nothing() -> None:

@@ -275,6 +275,10 @@ class VendorTransport:
                     try:
                         response = self._client.send(request)
                         response.read()
+                        # httpx's bound stream points back at its response: a cycle that would
+                        # keep each page's body alive until the garbage collector runs. The body
+                        # is read, so the stream is done with; dropping it frees pages at once.
+                        response.stream = httpx.ByteStream(b"")
                     finally:
                         if response is not None and self.budget:
                             self._note_response(response)

@@ -5,6 +5,7 @@ The client only waits through the injected sleep, which moves the simulator's vi
 """
 
 import asyncio
+import tracemalloc
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -149,6 +150,24 @@ def test_forward_only_reading_of_unposted_invoices_misses_none_while_posting(
         source.acknowledge([ref], f"LB-{number}")
     assert sorted(seen) == sorted(expected)
     assert sim.system("connectwise").collection("unpostedInvoices") == {}
+
+
+def test_paging_through_ten_times_the_invoices_takes_no_more_memory(
+    sim: Simulator, connect: Callable[..., ConnectWiseClient]
+) -> None:
+    def peak(invoices: int) -> int:
+        generate(sim, invoices=invoices, seed=2)
+        client = connect(page_size=100)
+        client.system_info()
+        tracemalloc.start()
+        try:
+            assert sum(1 for _ in client.iter_invoices()) == invoices
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak(300), peak(3000)
+    assert large < small * 1.5, (small, large)
 
 
 # Reading real-looking books
