@@ -44,9 +44,18 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 # Header names never passed to the log hook, beyond what `is_secret_key` already catches.
 _CREDENTIAL_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "set-cookie", "secret", "clientid",
-     "apiintegrationcode", "username", "impersonationresourceid"}
-)  # fmt: skip
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "secret",
+        "clientid",
+        "apiintegrationcode",
+        "username",
+        "impersonationresourceid",
+    }
+)
 
 # Bodies passed to the log hook are cut to this many characters.
 _LOGGED_BODY_LIMIT = 10_000
@@ -306,8 +315,13 @@ class VendorTransport:
             self._log(request, response, duration, attempt, failure.kind.value)
             raise failure
 
-    def get(self, url: str, *, params: Mapping[str, str | int] | None = None,
-            headers: Mapping[str, str] | None = None) -> httpx.Response:  # fmt: skip
+    def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
         return self.request("GET", url, params=params, headers=headers)
 
     def get_json(

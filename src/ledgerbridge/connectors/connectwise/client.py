@@ -214,8 +214,9 @@ class ConnectWiseClient:
             "transport": transport,
         }
         # companyinfo needs no credentials, so none are sent there.
-        self._login = VendorTransport(base_url=self.site, headers={"Accept": "application/json"},
-                                      **common)  # fmt: skip
+        self._login = VendorTransport(
+            base_url=self.site, headers={"Accept": "application/json"}, **common
+        )
         headers = {"Authorization": f"Basic {token}", "Accept": accept}
         if self.client_id:
             headers["clientId"] = self.client_id
@@ -316,7 +317,7 @@ class ConnectWiseClient:
         size = page_size or self.page_size
         params: dict[str, str | int] = {"pageSize": size}
         for name, value in (("conditions", conditions), ("childConditions", child_conditions)):
-            text = value if isinstance(value, str) or value is None else value.render()
+            text = _condition_text(value)
             if text:
                 params[name] = text
         if fields:
@@ -344,8 +345,9 @@ class ConnectWiseClient:
         self, path: str, params: Mapping[str, str | int], page_id: int
     ) -> tuple[list[Record], int | None]:
         query = {**params, "pageId": page_id} if page_id else dict(params)
-        response = self.request("GET", path, params=query,
-                                headers={"pagination-type": "forward-only"})  # fmt: skip
+        response = self.request(
+            "GET", path, params=query, headers={"pagination-type": "forward-only"}
+        )
         records = self._records(path, response)
         if any(_id(record) <= page_id for record in records):
             raise ConnectorError(
@@ -369,9 +371,7 @@ class ConnectWiseClient:
 
     def count(self, path: str, conditions: Conditions = None) -> int:
         params: dict[str, str | int] = {}
-        text = conditions if isinstance(conditions, str) or conditions is None else (
-            conditions.render()
-        )  # fmt: skip
+        text = _condition_text(conditions)
         if text:
             params["conditions"] = text
         body = self.get(f"{path}/count", params)
@@ -470,8 +470,8 @@ class ConnectWiseClient:
     def find_batch(self, batch_identifier: str) -> Record | None:
         """The batch with this identifier (unique in ConnectWise), if there is one."""
         condition = cq.field("batchIdentifier").eq(batch_identifier)
-        return next(iter(self.iter_list("finance/accounting/batches", conditions=condition,
-                                        page_size=2)), None)  # fmt: skip
+        found = self.iter_list("finance/accounting/batches", conditions=condition, page_size=2)
+        return next(iter(found), None)
 
     def create_batch(self, request: Mapping[str, Any]) -> Record:
         """`POST finance/accounting/batches`: marks the GL entries posted. Not idempotent; prefer
@@ -674,6 +674,10 @@ def _check_batch_identifier(identifier: str) -> None:
             f"{MAX_BATCH_IDENTIFIER} characters.",
             hint="This is a LedgerBridge fault; please report it.",
         )
+
+
+def _condition_text(conditions: Conditions) -> str | None:
+    return conditions if isinstance(conditions, str) or conditions is None else conditions.render()
 
 
 def _normal_codebase(codebase: str) -> str:

@@ -101,10 +101,9 @@ class Group:
         if len(self.items) == 1:
             return self.items[0].render()
         parts = [
-            f"({item.render()})" if isinstance(item, Group) and len(item.items) > 1 else
-            item.render()
+            f"({item.render()})" if isinstance(item, Group) else item.render()
             for item in self.items
-        ]  # fmt: skip
+        ]
         return f" {self.op} ".join(parts)
 
     def __and__(self, other: "Condition") -> "Group":
