@@ -8,11 +8,12 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ledgerbridge_sim.autotask import app as autotask
 from ledgerbridge_sim.connectwise import app as connectwise
+from ledgerbridge_sim.connectwise import jsonio
 from ledgerbridge_sim.state import Fault, Simulator
 
 SEEDERS = {"connectwise": connectwise, "autotask": autotask}
@@ -43,13 +44,15 @@ def build_app(sim: Simulator) -> Starlette:
                 created[system] = SEEDERS[system].seed(sim, records)
         return JSONResponse({"created": created})
 
-    async def state(request: Request) -> JSONResponse:
+    async def state(request: Request) -> Response:
         system = request.path_params["system"]
         if system not in sim.systems:
             return _error(404, f"unknown system {system!r}")
         with sim.lock:
             rows = list(sim.system(system).collection(request.path_params["collection"]).values())
-        return JSONResponse({"count": len(rows), "records": rows})
+            # Simulated money is Decimal; write it as JSON numbers, never through float.
+            payload = jsonio.dumps({"count": len(rows), "records": rows})
+        return Response(payload, media_type="application/json")
 
     async def faults(request: Request) -> JSONResponse:
         if request.method == "DELETE":
