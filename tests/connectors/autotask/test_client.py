@@ -21,8 +21,8 @@ from ledgerbridge.connectors.base import ConnectorError, ErrorKind
 from ledgerbridge.connectors.http import RetryPolicy
 
 FIXTURES = Path(__file__).parent / "fixtures"
-LOOKUP = "https://webservices.autotask.net/atservicesrest/v1.0/zoneInformation"
-ZONE = "https://webservices5.autotask.net/ATServicesRest/"
+LOOKUP = "http://127.0.0.1:8900/autotask/atservicesrest/v1.0/zoneInformation"
+ZONE = "http://127.0.0.1:8900/autotask/zone5/ATServicesRest/"
 CREDENTIALS = AutotaskCredentials(
     username="api@riverside.example", secret="s3cret-value", integration_code="ABCDEF123"
 )
@@ -90,10 +90,10 @@ def test_zone_discovery_then_every_call_in_the_zone_with_the_three_headers() -> 
 
 def test_pinned_zone_skips_discovery() -> None:
     recorder = Recorder(lambda request: httpx.Response(200, json={"item": {"id": 1}}))
-    client = recorder.client(zone_url="https://webservices2.autotask.net/atservicesrest")
+    client = recorder.client(zone_url="http://127.0.0.1:8900/autotask/zone2/atservicesrest")
     assert client.get("Companies", 1) == {"id": 1}
     (call,) = recorder.requests
-    assert str(call.url) == "https://webservices2.autotask.net/atservicesrest/V1.0/Companies/1"
+    assert str(call.url) == "http://127.0.0.1:8900/autotask/zone2/atservicesrest/V1.0/Companies/1"
 
 
 def test_query_posts_the_same_body_to_every_next_page_url() -> None:
@@ -155,15 +155,15 @@ def test_a_page_link_outside_the_zone_is_not_followed() -> None:
 def test_a_401_rediscovers_the_zone_and_retries_once_there() -> None:
     zones = iter(
         [
-            {"zoneName": "Old", "url": "https://webservices5.autotask.net/ATServicesRest/"},
-            {"zoneName": "New", "url": "https://webservices15.autotask.net/ATServicesRest/"},
+            {"zoneName": "Old", "url": "http://127.0.0.1:8900/autotask/zone5/ATServicesRest/"},
+            {"zoneName": "New", "url": "http://127.0.0.1:8900/autotask/zone15/ATServicesRest/"},
         ]
     )
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.lower().endswith("/zoneinformation"):
             return httpx.Response(200, json=next(zones))
-        if request.url.host == "webservices5.autotask.net" and request.url.path.endswith("/2"):
+        if "/zone5/" in request.url.path and request.url.path.endswith("/2"):
             return error("unauthorized")
         return httpx.Response(200, json={"item": {"id": 2}})
 

@@ -25,8 +25,8 @@ def test_zone_information() -> None:
     zone = e.parse_zone_information(load("zone_information.json"))
     assert zone == e.ZoneInformation(
         "America West",
-        "https://webservices5.autotask.net/ATServicesRest/",
-        "https://ww5.autotask.net/",
+        "http://127.0.0.1:8900/autotask/zone5/ATServicesRest/",
+        "http://127.0.0.1:8900/autotask/ui5/",
         123456,
     )
     # The Swagger spells the same fields in PascalCase.

@@ -20,8 +20,9 @@ from ledgerbridge.connectors.connectwise.client import ConnectWiseClient
 from ledgerbridge.connectors.http import RetryPolicy
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SITE = "https://api-na.myconnectwise.net"
+SITE = "http://127.0.0.1:8900/connectwise"
 API = "/v2024_1/apis/3.0/"
+SITE_PATH = "/connectwise"  # the simulator serves ConnectWise under this prefix
 
 type Answer = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
 
@@ -63,7 +64,13 @@ class FakeConnectWise:
         self.requests.append(request)
         path = request.url.path
         marker = path.lower().find("/apis/3.0/")
-        key = path[marker + len("/apis/3.0/") :] if marker >= 0 else path.lstrip("/")
+        login = path.lower().find("/login/")
+        if marker >= 0:
+            key = path[marker + len("/apis/3.0/") :]
+        elif login >= 0:  # the site may sit under a path prefix (the simulator's /connectwise)
+            key = path[login + 1 :]
+        else:
+            key = path.lstrip("/")
         answers = self.routes.get((request.method, key.lower()))
         if answers is None:
             return httpx.Response(404, json={"code": "NotFound", "message": f"no route {key}"})

@@ -373,7 +373,7 @@ def test_connectivity_unreachable_host(fake: FakeConnectWise, make_client: MakeC
     report = ConnectWiseSource(make_client()).test_connectivity()
     (finding,) = report.findings
     assert finding.message == (
-        "LedgerBridge could not reach ConnectWise at https://api-na.myconnectwise.net."
+        "LedgerBridge could not reach ConnectWise at http://127.0.0.1:8900/connectwise."
     )
     assert "na.myconnectwise.net" in finding.hint
 
@@ -383,7 +383,7 @@ def test_connectivity_not_a_connectwise_site(
 ) -> None:
     fake.on("GET", "login/companyinfo/acmemsp", httpx.Response(200, text="<html>hello</html>"))
     assert _report_of(fake, make_client) == [
-        "transient: https://api-na.myconnectwise.net does not answer like a ConnectWise site."
+        "transient: http://127.0.0.1:8900/connectwise does not answer like a ConnectWise site."
     ]
 
 

@@ -2,7 +2,7 @@
 
 import base64
 from collections.abc import Callable
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -14,7 +14,7 @@ from ledgerbridge.connectors.connectwise.client import (
     api_site,
     permission_for,
 )
-from tests.connectors.connectwise.conftest import API, FakeConnectWise, Sleeps, payload
+from tests.connectors.connectwise.conftest import API, SITE_PATH, FakeConnectWise, Sleeps, payload
 
 type MakeClient = Callable[..., ConnectWiseClient]
 
@@ -33,9 +33,9 @@ def test_discovers_the_codebase_then_sends_keys_client_id_and_versioned_accept(
     info = make_client(api_version="2025.16").system_info()
     assert info["cloudRegion"] == "NA"
     login, call = fake.requests
-    assert login.url == "https://api-na.myconnectwise.net/login/companyinfo/acmemsp"
+    assert login.url == "http://127.0.0.1:8900/connectwise/login/companyinfo/acmemsp"
     assert "authorization" not in login.headers and "clientid" not in login.headers
-    assert call.url.path == f"{API}system/info"
+    assert call.url.path == f"{SITE_PATH}{API}system/info"
     expected = base64.b64encode(b"acmemsp+PUBKEY1234:PRIVKEY5678").decode()
     assert call.headers["authorization"] == f"Basic {expected}"
     assert call.headers["clientid"] == "7f0d3c1e-9d0a-4c55-8a41-2c1b0f5e9a77"
@@ -45,7 +45,7 @@ def test_discovers_the_codebase_then_sends_keys_client_id_and_versioned_accept(
 def test_a_known_codebase_skips_discovery(fake: FakeConnectWise, make_client: MakeClient) -> None:
     fake.json("GET", "system/info", {"version": "x"})
     make_client(codebase="v2024_1").system_info()
-    assert [r.url.path for r in fake.requests] == [f"{API}system/info"]
+    assert [r.url.path for r in fake.requests] == [f"{SITE_PATH}{API}system/info"]
 
 
 def test_unknown_company_says_so(fake: FakeConnectWise, make_client: MakeClient) -> None:
@@ -70,7 +70,7 @@ def test_a_404_rereads_companyinfo_and_follows_a_moved_codebase(
     client = make_client()
     assert client.system_info() == {"version": "v"}
     assert client.codebase == "v2024_2/"
-    assert fake.requests[-1].url.path == "/v2024_2/apis/3.0/system/info"
+    assert fake.requests[-1].url.path == f"{SITE_PATH}/v2024_2/apis/3.0/system/info"
 
 
 def test_a_404_at_the_same_codebase_is_not_found(
@@ -84,17 +84,20 @@ def test_a_404_at_the_same_codebase_is_not_found(
 
 
 @pytest.mark.parametrize(
-    ("typed", "root"),
+    ("typed", "scheme", "host", "path"),
     [
-        ("na.myconnectwise.net", "https://api-na.myconnectwise.net"),
-        ("https://eu.myconnectwise.net/", "https://api-eu.myconnectwise.net"),
-        ("api-au.myconnectwise.net", "https://api-au.myconnectwise.net"),
-        ("https://cw.example-msp.com", "https://cw.example-msp.com"),
-        ("http://127.0.0.1:8900/connectwise", "http://127.0.0.1:8900/connectwise"),
+        # Cloud web-UI names map to their API hosts (psa-apis.md 1.1); only the mapping is
+        # checked here, nothing connects to them.
+        ("na.myconnectwise.net", "https", "api-na.myconnectwise.net", ""),
+        ("eu.myconnectwise.net/", "https", "api-eu.myconnectwise.net", ""),
+        ("api-au.myconnectwise.net", "https", "api-au.myconnectwise.net", ""),
+        ("https://cw.example-msp.com", "https", "cw.example-msp.com", ""),
+        ("http://127.0.0.1:8900/connectwise", "http", "127.0.0.1", "/connectwise"),
     ],
 )
-def test_site_addresses_become_api_roots(typed: str, root: str) -> None:
-    assert api_site(typed) == root
+def test_site_addresses_become_api_roots(typed: str, scheme: str, host: str, path: str) -> None:
+    root = urlsplit(api_site(typed))
+    assert (root.scheme, root.hostname, root.path) == (scheme, host, path)
 
 
 # Paging
@@ -110,7 +113,7 @@ def _companies(first: int, count: int) -> list[dict[str, object]]:
 def test_navigable_pages_follow_the_link_header_lazily(
     fake: FakeConnectWise, make_client: MakeClient
 ) -> None:
-    base = f"https://api-na.myconnectwise.net{API}company/companies?pageSize=2"
+    base = f"http://127.0.0.1:8900/connectwise{API}company/companies?pageSize=2"
     fake.on(
         "GET",
         "company/companies",
@@ -153,7 +156,7 @@ def page(ids: list[int], link: str = "") -> httpx.Response:
 def test_forward_only_pages_carry_the_page_id_cursor(
     fake: FakeConnectWise, make_client: MakeClient
 ) -> None:
-    link = f"https://api-na.myconnectwise.net{API}finance/accounting/unpostedinvoices?pageSize=2"
+    link = f"http://127.0.0.1:8900/connectwise{API}finance/accounting/unpostedinvoices?pageSize=2"
     fake.on(
         "GET",
         "finance/accounting/unpostedinvoices",
