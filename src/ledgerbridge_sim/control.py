@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ledgerbridge_sim import jsonio
 from ledgerbridge_sim.autotask import app as autotask
 from ledgerbridge_sim.connectwise import app as connectwise
-from ledgerbridge_sim.connectwise import jsonio
 from ledgerbridge_sim.state import Fault, Simulator
 
 SEEDERS = {"connectwise": connectwise, "autotask": autotask}

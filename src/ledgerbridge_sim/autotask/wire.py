@@ -7,10 +7,11 @@ compare equal as strings and filters can compare them as text.
 """
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from ledgerbridge_sim import jsonio
 
 
 class AutotaskError(Exception):
@@ -48,36 +49,7 @@ def _no_constant(name: str) -> Any:
 
 
 def encode(value: Any) -> bytes:
-    return "".join(_chunks(value)).encode()
-
-
-def _chunks(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        yield "{"
-        first = True
-        for key, item in value.items():
-            if not first:
-                yield ","
-            first = False
-            yield json.dumps(str(key))
-            yield ":"
-            yield from _chunks(item)
-        yield "}"
-    elif isinstance(value, list | tuple):
-        yield "["
-        for index, item in enumerate(value):
-            if index:
-                yield ","
-            yield from _chunks(item)
-        yield "]"
-    elif isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"cannot send {value} as JSON")
-        yield format(value, "f")
-    elif isinstance(value, datetime):
-        yield json.dumps(format_moment(value))
-    else:
-        yield json.dumps(value)
+    return jsonio.dumps(value, moments=format_moment)
 
 
 def format_moment(moment: datetime) -> str:

@@ -20,7 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ledgerbridge_sim.connectwise import accounting, auth, data, finance, jsonio, resources
+from ledgerbridge_sim import jsonio
+from ledgerbridge_sim.connectwise import accounting, auth, data, finance, resources
 from ledgerbridge_sim.connectwise.errors import CwError
 from ledgerbridge_sim.connectwise.http import SYSTEM, Call, Reply, Router
 from ledgerbridge_sim.state import Simulator, SystemState

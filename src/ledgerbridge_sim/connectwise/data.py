@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from ledgerbridge_sim.connectwise import accounting, jsonio
+from ledgerbridge_sim import jsonio
+from ledgerbridge_sim.connectwise import accounting
 from ledgerbridge_sim.connectwise.accounting import ZERO, money
 from ledgerbridge_sim.connectwise.schema import field_set
 from ledgerbridge_sim.state import Simulator, SystemState

@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.datastructures import URL, Headers, QueryParams
 
-from ledgerbridge_sim.connectwise import jsonio
+from ledgerbridge_sim import jsonio
 from ledgerbridge_sim.connectwise.errors import CwError
 from ledgerbridge_sim.state import Simulator, SystemState
 

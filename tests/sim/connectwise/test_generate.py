@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ledgerbridge_sim.connectwise import accounting, jsonio
+from ledgerbridge_sim import jsonio
+from ledgerbridge_sim.connectwise import accounting
 from ledgerbridge_sim.connectwise.app import generate
 from ledgerbridge_sim.state import Simulator
 

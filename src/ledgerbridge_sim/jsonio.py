@@ -1,8 +1,14 @@
-"""JSON in and out with Decimal money: amounts leave as JSON numbers, never via float."""
+"""JSON in and out for every simulator: Decimal money leaves as JSON numbers, never via float.
+
+Each vendor writes datetimes its own way, so `dumps` takes that vendor's formatter.
+"""
 
 import json
 import re
+from collections.abc import Callable
+from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 # json's C encoder cannot write a raw number for a Decimal, so each one goes out as a marked
@@ -11,14 +17,26 @@ _MARK = "\x00D"
 _MARKED = re.compile(r'"\\u0000D(-?[0-9.]+)\\u0000"')
 
 
-def _encode_default(value: object) -> str:
+def _encode_default(value: object, moments: Callable[[datetime], str] | None) -> str:
     if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"cannot send {value} as JSON")
         return f"{_MARK}{value:f}\x00"
+    if isinstance(value, datetime):
+        return moments(value) if moments is not None else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def dumps(value: Any) -> bytes:
-    text = json.dumps(value, default=_encode_default, separators=(",", ":"), ensure_ascii=False)
+def dumps(value: Any, *, moments: Callable[[datetime], str] | None = None) -> bytes:
+    """Compact JSON; `moments` formats datetimes as the vendor writes them (ISO 8601 if None)."""
+    text = json.dumps(
+        value,
+        default=partial(_encode_default, moments=moments),
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     if "\\u0000D" in text:
         text = _MARKED.sub(r"\1", text)
     return text.encode()
