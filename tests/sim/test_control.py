@@ -1,7 +1,6 @@
 import httpx
 import pytest
 
-from ledgerbridge_sim.app import ResponseDroppedError
 from ledgerbridge_sim.state import Simulator
 
 
@@ -35,8 +34,10 @@ def test_a_bad_fault_spec_is_refused_with_the_reason(sim_http: httpx.Client) -> 
 
 def test_commit_then_drop_breaks_the_response(sim_http: httpx.Client) -> None:
     sim_http.post("/_sim/faults", json={"path": "/anything", "drop_after_commit": True})
-    with pytest.raises(ResponseDroppedError):
+    with pytest.raises(httpx.RemoteProtocolError):
         sim_http.get("/autotask/anything")
+    # The request still reached the simulator: a write there would have been committed.
+    assert sim_http.get("/_sim/requests").json()["counts"] == {"GET /autotask/anything": 1}
 
 
 def test_reset_forgets_faults_and_requests(sim_http: httpx.Client, sim: Simulator) -> None:

@@ -1,6 +1,5 @@
 """The Autotask client against the in-process simulator: no ports, and time moved, never slept."""
 
-import asyncio
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -8,15 +7,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from ledgerbridge.connectors.autotask.adapter import AutotaskSource
 from ledgerbridge.connectors.autotask.client import AutotaskClient, AutotaskCredentials
 from ledgerbridge.connectors.http import RetryPolicy
 from ledgerbridge.core import clock
-from ledgerbridge_sim.app import ResponseDroppedError, build_app
+from ledgerbridge_sim.app import build_app
 from ledgerbridge_sim.autotask import app as autotask
+from ledgerbridge_sim.inprocess import InProcessTransport
 from ledgerbridge_sim.state import Simulator
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -32,34 +31,6 @@ DEMO = AutotaskCredentials(
 
 def load(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(), parse_float=Decimal)
-
-
-class SyncASGITransport(httpx.BaseTransport):
-    """Drives the async ASGI app from the synchronous client (as tests/sim/conftest.py does),
-    turning a response the simulator drops after commit into the network error a client sees."""
-
-    def __init__(self, app: object) -> None:
-        self._transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-        self._loop = asyncio.new_event_loop()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        async def send() -> httpx.Response:
-            body = request.read()
-            async_request = httpx.Request(
-                request.method, request.url, headers=request.headers, content=body
-            )
-            try:
-                response = await self._transport.handle_async_request(async_request)
-                content = await response.aread()
-            except ResponseDroppedError as error:
-                # On a real network the client sees the connection break mid-response.
-                raise httpx.RemoteProtocolError(str(error), request=request) from error
-            return httpx.Response(response.status_code, headers=response.headers, content=content)
-
-        return self._loop.run_until_complete(send())
-
-    def close(self) -> None:
-        self._loop.close()
 
 
 class Clocks:
@@ -94,8 +65,8 @@ def clocks(sim: Simulator) -> Clocks:
 
 
 @pytest.fixture
-def sim_transport(sim: Simulator) -> Iterator[SyncASGITransport]:
-    transport = SyncASGITransport(build_app(sim))
+def sim_transport(sim: Simulator) -> Iterator[InProcessTransport]:
+    transport = InProcessTransport(build_app(sim))
     yield transport
     transport.close()
 
@@ -104,7 +75,7 @@ type ClientFactory = Callable[..., AutotaskClient]
 
 
 @pytest.fixture
-def make_client(sim_transport: SyncASGITransport, clocks: Clocks) -> Iterator[ClientFactory]:
+def make_client(sim_transport: InProcessTransport, clocks: Clocks) -> Iterator[ClientFactory]:
     made: list[AutotaskClient] = []
 
     def make(credentials: AutotaskCredentials = DEMO, **kwargs: Any) -> AutotaskClient:

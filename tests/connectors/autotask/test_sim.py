@@ -28,8 +28,9 @@ from ledgerbridge.connectors.base import (
 from ledgerbridge.connectors.http import RetryPolicy
 from ledgerbridge_sim.app import build_app
 from ledgerbridge_sim.autotask import app as autotask
+from ledgerbridge_sim.inprocess import InProcessTransport
 from ledgerbridge_sim.state import Fault, Simulator
-from tests.connectors.autotask.conftest import DEMO, NOW, ClientFactory, Clocks, SyncASGITransport
+from tests.connectors.autotask.conftest import DEMO, NOW, ClientFactory, Clocks
 
 SIZE = 5
 
@@ -127,7 +128,7 @@ def test_the_simulator_refuses_a_get_on_next_page_url(
     expected = seed_companies(sim, SIZE + 1)
     body = f.query_body([f.every_row()], max_records=SIZE)
     base = client.zone().url + "V1.0/"
-    raw = httpx.Client(transport=SyncASGITransport(build_app(sim)), headers=_demo_headers())
+    raw = httpx.Client(transport=InProcessTransport(build_app(sim)), headers=_demo_headers())
     first = raw.post(base + "Companies/query", json=body).json()
     assert raw.get(first["pageDetails"]["nextPageUrl"]).status_code == 405
     raw.close()

@@ -4,14 +4,12 @@ The client only waits through the injected sleep, which moves the simulator's vi
 `core.clock`, for the rate budget), so limits and `Retry-After` play out in virtual time.
 """
 
-import asyncio
 import tracemalloc
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 
 from ledgerbridge.connectors.base import ConnectorError, ErrorKind, InvoiceKind, Payment
@@ -20,38 +18,13 @@ from ledgerbridge.connectors.connectwise.adapter import ConnectWiseSource
 from ledgerbridge.connectors.connectwise.client import SEP, ConnectWiseClient
 from ledgerbridge.connectors.http import RetryPolicy
 from ledgerbridge.core import clock, ratebudget
-from ledgerbridge_sim.app import ResponseDroppedError, build_app
+from ledgerbridge_sim.app import build_app
 from ledgerbridge_sim.connectwise.app import generate, seed
+from ledgerbridge_sim.inprocess import InProcessTransport
 from ledgerbridge_sim.state import Fault, Simulator
 
 T0 = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
 CLIENT_ID = "00000000-0000-4000-8000-000000000001"  # the simulator's documented demo clientId
-
-
-class SimTransport(httpx.BaseTransport):
-    """Drives the ASGI simulator synchronously. A response the simulator drops after committing
-    reaches the client as a broken connection, as it would over a real socket."""
-
-    def __init__(self, app: object) -> None:
-        self._transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-        self._loop = asyncio.new_event_loop()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        async def send() -> httpx.Response:
-            forwarded = httpx.Request(
-                request.method, request.url, headers=request.headers, content=request.read()
-            )
-            response = await self._transport.handle_async_request(forwarded)
-            content = await response.aread()
-            return httpx.Response(response.status_code, headers=response.headers, content=content)
-
-        try:
-            return self._loop.run_until_complete(send())
-        except ResponseDroppedError as error:
-            raise httpx.RemoteProtocolError(str(error), request=request) from error
-
-    def close(self) -> None:
-        self._loop.close()
 
 
 class VirtualSleep(list[float]):
@@ -76,8 +49,8 @@ def sim() -> Simulator:
 
 
 @pytest.fixture
-def transport(sim: Simulator) -> Iterator[SimTransport]:
-    transport = SimTransport(build_app(sim))
+def transport(sim: Simulator) -> Iterator[InProcessTransport]:
+    transport = InProcessTransport(build_app(sim))
     yield transport
     transport.close()
 
@@ -88,7 +61,7 @@ def sleep(sim: Simulator) -> VirtualSleep:
 
 
 @pytest.fixture
-def connect(transport: SimTransport, sleep: VirtualSleep) -> Callable[..., ConnectWiseClient]:
+def connect(transport: InProcessTransport, sleep: VirtualSleep) -> Callable[..., ConnectWiseClient]:
     def make(**overrides: Any) -> ConnectWiseClient:
         options: dict[str, Any] = {
             "site": "http://sim.test/connectwise",
