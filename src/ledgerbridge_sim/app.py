@@ -8,10 +8,12 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledgerbridge_sim import control
+from ledgerbridge_sim import control, oauth
 from ledgerbridge_sim.autotask import app as autotask
 from ledgerbridge_sim.connectwise import app as connectwise
+from ledgerbridge_sim.qbo import app as qbo
 from ledgerbridge_sim.state import Simulator
+from ledgerbridge_sim.xero import app as xero
 
 
 class ResponseDroppedError(Exception):
@@ -76,6 +78,11 @@ async def _send_json(send: Send, status: int, body: Any, headers: dict[str, str]
     await send({"type": "http.response.body", "body": payload})
 
 
+def _ledger_app(sim: Simulator, system: str, api: Any) -> Starlette:
+    """A ledger's OAuth endpoints first, then its API."""
+    return Starlette(routes=[*oauth.routes(sim, system), Mount("", app=api.build_app(sim))])
+
+
 def build_app(sim: Simulator | None = None) -> Starlette:
     sim = sim or Simulator()
     app = Starlette(
@@ -85,6 +92,8 @@ def build_app(sim: Simulator | None = None) -> Starlette:
                 "/connectwise", app=SystemMiddleware(connectwise.build_app(sim), sim, "connectwise")
             ),
             Mount("/autotask", app=SystemMiddleware(autotask.build_app(sim), sim, "autotask")),
+            Mount("/xero", app=SystemMiddleware(_ledger_app(sim, "xero", xero), sim, "xero")),
+            Mount("/qbo", app=SystemMiddleware(_ledger_app(sim, "qbo", qbo), sim, "qbo")),
         ]
     )
     app.state.sim = sim

@@ -11,12 +11,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ledgerbridge_sim import jsonio
+from ledgerbridge_sim import jsonio, oauth
 from ledgerbridge_sim.autotask import app as autotask
 from ledgerbridge_sim.connectwise import app as connectwise
+from ledgerbridge_sim.qbo import app as qbo
 from ledgerbridge_sim.state import Fault, Simulator
+from ledgerbridge_sim.xero import app as xero
 
-SEEDERS = {"connectwise": connectwise, "autotask": autotask}
+SEEDERS = {"connectwise": connectwise, "autotask": autotask, "xero": xero, "qbo": qbo}
 
 
 def build_app(sim: Simulator) -> Starlette:
@@ -97,8 +99,16 @@ def build_app(sim: Simulator) -> Starlette:
             {"count": len(log), "counts": dict(sim.request_counts(system)), "requests": log}
         )
 
+    async def oauth_grant(request: Request) -> JSONResponse:
+        system = request.path_params["system"]
+        if system not in ("xero", "qbo"):
+            return _error(404, f"no OAuth simulator for {system!r}")
+        body = await request.json() if await request.body() else {}
+        return JSONResponse(oauth.grant_code(sim, system, body), status_code=201)
+
     return Starlette(
         routes=[
+            Route("/oauth/{system}/grant", oauth_grant, methods=["POST"]),
             Route("/reset", reset, methods=["POST"]),
             Route("/seed", seed, methods=["POST"]),
             Route("/state/{system}/{collection}", state, methods=["GET"]),

@@ -116,7 +116,7 @@ class SystemState:
 class Simulator:
     """Everything the simulators know. One lock: requests are served one state change at a time."""
 
-    SYSTEMS = ("connectwise", "autotask")
+    SYSTEMS = ("connectwise", "autotask", "xero", "qbo")
 
     def __init__(self, *, seed: int = 1) -> None:
         self.lock = threading.RLock()

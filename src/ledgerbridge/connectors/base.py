@@ -337,3 +337,275 @@ def as_str(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+# --- The ledger side -----------------------------------------------------------------------
+#
+# A ledger adapter (`connectors/xero/`, `connectors/qbo/`) writes postable documents the engine
+# has already mapped: every code in them is the ledger's own (account code, tax type or tax code
+# id, item code, tracking option). Ledger ids are strings (Xero GUIDs, QuickBooks numeric ids).
+
+
+class AccessTokens(Protocol):
+    """Hands a ledger client a live OAuth access token, refreshing (and saving) it when due.
+
+    `refreshed(rejected)` is called after the ledger answered 401 to `rejected`; it returns a
+    newer token (refreshing unless another worker already did) or raises
+    `ConnectorError(kind="auth")` when the connection is dead and needs reconnecting.
+    """
+
+    def current(self) -> str: ...
+
+    def refreshed(self, rejected: str) -> str: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerAccount:
+    ledger_id: str
+    code: str
+    name: str
+    account_type: str = ""  # the ledger's own type ("REVENUE", "Income", …)
+    tax_code: str = ""  # the account's default tax type / code, if any
+    active: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerTaxRate:
+    ledger_id: str  # Xero TaxType ("OUTPUT", "TAX001"); QuickBooks TaxCode id
+    name: str
+    rate: Decimal | None = None  # effective percentage, when the ledger gives one
+    for_sales: bool = True
+    for_purchases: bool = True
+    active: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackingOption:
+    ledger_id: str
+    name: str
+    active: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackingCategory:
+    """A Xero tracking category, or a QuickBooks dimension ("Class", "Department")."""
+
+    ledger_id: str
+    name: str
+    options: tuple[TrackingOption, ...] = ()
+    active: bool = True
+
+
+class TermKind(StrEnum):
+    NET_DAYS = "net_days"  # due N days after the invoice date
+    DAYS_AFTER_END_OF_MONTH = "days_after_end_of_month"
+    DAY_OF_FOLLOWING_MONTH = "day_of_following_month"
+    DAY_OF_CURRENT_MONTH = "day_of_current_month"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerTerm:
+    ledger_id: str  # QuickBooks Term id; Xero has no term records, so a synthetic key
+    name: str
+    kind: TermKind = TermKind.NET_DAYS
+    days: int = 0
+    active: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerItem:
+    ledger_id: str
+    code: str  # Xero item Code; QuickBooks Item Name (or Sku)
+    name: str = ""
+    description: str = ""
+    unit_price: Decimal | None = None
+    income_account_code: str = ""
+    active: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerCustomer:
+    ledger_id: str
+    name: str
+    psa_id: str = (
+        ""  # the PSA id recorded on the ledger contact, when LedgerBridge made or linked it
+    )
+    outcome: Literal["found", "linked", "created", "updated"] = "found"
+
+
+class ProductIdPolicy(StrEnum):
+    """What to do with a PSA product id longer than the ledger allows (Xero codes: 30)."""
+
+    FAIL = "fail"  # refuse the document, with a hint to shorten the id or map it
+    TRUNCATE_HASH = "truncate_hash"  # cut it and add a short hash of the whole id (stable)
+    MAPPING = "mapping"  # look the id up in the company's product mapping table
+
+
+class NameClashRule(StrEnum):
+    """What to do when a ledger contact has the customer's name but is not linked to it."""
+
+    FAIL = "fail"  # stop with an error naming both, so the admin decides
+    LINK_EXISTING = "link_existing"  # adopt that contact and record the PSA id on it
+    DISAMBIGUATE = "disambiguate"  # create a new contact named "Name (PSA identifier)"
+
+
+class LineAmounts(StrEnum):
+    EXCLUSIVE = "exclusive"  # unit prices before tax; the ledger adds tax
+    INCLUSIVE = "inclusive"
+    NO_TAX = "no_tax"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostableLine:
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    line_amount: Decimal  # quantity x unit price as the engine rounded it (≤ 4 dp for Xero)
+    account_code: str = ""
+    tax_code: str = ""  # ledger tax type / tax code id
+    tax_amount: Decimal | None = None  # the PSA's tax for this line, to keep the ledger's total
+    item_code: str = ""
+    tracking: Mapping[str, str] = field(default_factory=dict)  # category name → option name
+    discount_rate: Decimal | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostableDocument:
+    """An invoice or credit note ready for the ledger, and the key that makes its write unique.
+
+    `key` is deterministic (company, record type, PSA id, version): the write log records it
+    before sending, the adapter sends it as the ledger's idempotency key where there is one
+    (Xero `Idempotency-Key`, QuickBooks `requestid`), and `find_document` resolves an uncertain
+    write by `number` (or `reference`) before anything is sent again.
+    """
+
+    key: str
+    kind: InvoiceKind
+    psa_id: str
+    number: str
+    customer_ledger_id: str
+    issued_on: date
+    due_on: date | None
+    currency: str
+    lines: tuple[PostableLine, ...]
+    total: Decimal  # what the PSA says the document comes to; a mismatch is a validation error
+    line_amounts: LineAmounts = LineAmounts.EXCLUSIVE
+    reference: str = ""
+    term_ledger_id: str = ""
+    approve: bool = True  # Xero: AUTHORISED rather than DRAFT
+    mark_sent: bool = False  # Xero: SentToContact
+    memo: str = ""
+    applies_to_ledger_id: str = ""  # a credit note's invoice, to allocate it where allowed
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerDocument:
+    """A document as the ledger holds it (after posting, or found by lookup)."""
+
+    ledger_id: str
+    kind: InvoiceKind
+    number: str
+    total: Decimal
+    status: str = ""  # the ledger's own status text ("AUTHORISED", …)
+    reference: str = ""
+    balance: Decimal | None = None
+    url: str = ""  # where a person opens it in the ledger
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostResult:
+    """One document's outcome within a batch: posted (`document`) or refused (`error`)."""
+
+    key: str
+    document: LedgerDocument | None = None
+    error: ConnectorError | None = None
+    outcome: WriteOutcome | None = None  # "already_existed" when a lookup found an earlier post
+
+    @property
+    def ok(self) -> bool:
+        return self.document is not None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerPayment:
+    """Money the ledger recorded against one of its invoices."""
+
+    ledger_id: str
+    document_ledger_id: str
+    document_number: str
+    amount: Decimal
+    paid_on: date
+    reference: str = ""
+    method: str = ""
+    updated_at: datetime | None = None
+    reversed: bool = False  # deleted or voided in the ledger since
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockDates:
+    """Dates on or before which the ledger refuses new documents (None when unset)."""
+
+    period_lock: date | None = None  # Xero PeriodLockDate; QuickBooks closing date
+    end_of_year_lock: date | None = None  # Xero EndOfYearLockDate
+
+    def locked(self, day: date) -> bool:
+        latest = max((d for d in (self.period_lock, self.end_of_year_lock) if d), default=None)
+        return latest is not None and day <= latest
+
+
+@runtime_checkable
+class Ledger(Protocol):
+    """One company's ledger connection, written by the sync engine.
+
+    Every method raises `ConnectorError` when the ledger cannot be asked or refuses as a whole;
+    `post_documents` instead returns one `PostResult` per document, in order, so one bad
+    document never sinks its batch.
+    """
+
+    label: str  # "Xero", "QuickBooks Online"
+    batch_size: int  # documents per post_documents call (Xero 50, QuickBooks 30)
+
+    def list_accounts(self) -> Iterator[LedgerAccount]: ...
+
+    def list_tax_rates(self) -> Iterator[LedgerTaxRate]: ...
+
+    def list_tracking_categories(self) -> Iterator[TrackingCategory]: ...
+
+    def list_terms(self) -> Iterator[LedgerTerm]: ...
+
+    def list_items(self) -> Iterator[LedgerItem]: ...
+
+    def ensure_customer(
+        self, customer: Customer, *, on_name_clash: NameClashRule = NameClashRule.FAIL
+    ) -> LedgerCustomer:
+        """The ledger contact for this PSA customer: matched by the PSA id recorded on it, then
+        by exact name; created when neither matches. Never creates a second one."""
+        ...
+
+    def ensure_item(
+        self,
+        product: Product,
+        *,
+        policy: ProductIdPolicy = ProductIdPolicy.FAIL,
+        mapped_code: str = "",
+        income_account_code: str = "",
+    ) -> LedgerItem: ...
+
+    def post_documents(self, documents: Sequence[PostableDocument]) -> list[PostResult]:
+        """Create documents (at most `batch_size`); a result per document, in order. A document
+        whose write turned out uncertain is looked up before the call returns where possible,
+        else its result carries an `uncertain` error."""
+        ...
+
+    def find_document(
+        self, kind: InvoiceKind, *, number: str = "", reference: str = ""
+    ) -> LedgerDocument | None: ...
+
+    def payments_since(self, cursor: datetime | None) -> Iterator[LedgerPayment]:
+        """Payments created or changed after `cursor` (all when None), oldest change first."""
+        ...
+
+    def lock_dates(self) -> LockDates: ...
+
+    def test_connectivity(self) -> ConnectivityReport: ...

@@ -1,0 +1,16 @@
+"""OAuth 2 for the ledger simulators (Xero and QuickBooks Online): authorize, token, refresh,
+revoke, Xero `/connections`, the QuickBooks discovery document, and bearer checks for the APIs.
+
+CONTRACT (used by the Xero and QuickBooks simulators; the bodies are filled in by the OAuth work):
+
+- `routes(sim, system)` → Starlette routes served under that system's prefix (`/xero`, `/qbo`),
+  ahead of the API routes.
+- `authenticate(sim, system, authorization)` → the live `AccessGrant` behind an
+  `Authorization: Bearer …` header value, or None when it is missing, unknown, expired on the
+  virtual clock or revoked. The API simulator answers None with its vendor's 401 body.
+- `grant_code(sim, system, ...)` backs `POST /_sim/oauth/{system}/grant` (scripted consent).
+"""
+
+from ledgerbridge_sim.oauth.core import AccessGrant, authenticate, grant_code, routes
+
+__all__ = ["AccessGrant", "authenticate", "grant_code", "routes"]
