@@ -8,9 +8,10 @@ CONTRACT (used by the Xero and QuickBooks simulators; the bodies are filled in b
 - `authenticate(sim, system, authorization)` → the live `AccessGrant` behind an
   `Authorization: Bearer …` header value, or None when it is missing, unknown, expired on the
   virtual clock or revoked. The API simulator answers None with its vendor's 401 body.
+- `issue_tokens(sim, system, organisation_ids)` → a token response without consent (for tests).
 - `grant_code(sim, system, ...)` backs `POST /_sim/oauth/{system}/grant` (scripted consent).
 """
 
-from ledgerbridge_sim.oauth.core import AccessGrant, authenticate, grant_code, routes
+from ledgerbridge_sim.oauth.core import AccessGrant, authenticate, grant_code, issue_tokens, routes
 
-__all__ = ["AccessGrant", "authenticate", "grant_code", "routes"]
+__all__ = ["AccessGrant", "authenticate", "grant_code", "issue_tokens", "routes"]
