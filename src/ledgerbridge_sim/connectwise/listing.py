@@ -65,14 +65,19 @@ def filtered(
     """Apply conditions, childConditions and customFieldConditions."""
     fields = field_set(call.state, collection)
     rows = records if isinstance(records, list) else list(records)
+    # Compile every expression before looking at a row, so a malformed one is refused even
+    # when there is nothing to filter (the real API parses the query first).
+    predicates = []
     try:
         for name in ("conditions", "childConditions"):
             text = call.param(name)
             if text and text.strip():
-                rows = [row for row in rows if cq.compile_conditions(text, fields, name)(row)]
+                predicates.append(cq.compile_conditions(text, fields, name))
         text = call.param("customFieldConditions")
         if text and text.strip():
-            rows = [row for row in rows if cq.compile_custom_field_conditions(text)(row)]
+            predicates.append(cq.compile_custom_field_conditions(text))
+        for predicate in predicates:
+            rows = [row for row in rows if predicate(row)]
     except cq.ConditionError as error:
         raise query_error(error) from None
     return rows

@@ -22,7 +22,7 @@ RESOURCES = (
     Resource("company/companies", "companies", "Companies/Company Maintenance", "Company"),
     Resource("company/contacts", "contacts", "Companies/Contacts", "Contact"),
     Resource("finance/invoices", "invoices", "Finance/Invoicing", "Invoice"),
-    Resource("finance/glAccounts", "glAccounts", "Finance/GL Interface Setup", "GLAccount"),
+    Resource("finance/glAccounts", "glAccounts", "System/Table Setup", "GLAccount"),
     Resource("finance/taxCodes", "taxCodes", "System/Table Setup", "TaxCode"),
     Resource("finance/billingTerms", "billingTerms", "System/Table Setup", "BillingTerm"),
     Resource("finance/billingStatuses", "billingStatuses", "System/Table Setup", "BillingStatus"),

@@ -407,3 +407,15 @@ def test_connectivity_names_the_missing_permission(
         ]
         * 2
     )  # unposted invoices and batches both need it
+
+
+def test_setup_tables_permission_covers_gl_accounts_tax_codes_and_terms(
+    sim: Simulator, connect: Callable[..., ConnectWiseClient]
+) -> None:
+    # The client and the simulator must agree on which permission guards GL accounts: the
+    # admin is told to grant exactly the one the PSA checks.
+    sim.system("connectwise").extra["denied_permissions"] = {"apiuser": ["System/Table Setup"]}
+    messages = _messages(connect())
+    # Tax codes, billing terms and GL accounts: three refused probes, one permission named.
+    assert len(messages) == 3
+    assert all(f"System {SEP} Table Setup {SEP} Inquire" in message for message in messages)

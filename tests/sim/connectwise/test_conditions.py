@@ -258,6 +258,16 @@ def test_bad_queries_answer_400_in_the_vendor_shape(
     assert body["errors"][0]["message"]
 
 
+@pytest.mark.parametrize("path", ["company/companies", "company/companies/count"])
+def test_a_malformed_condition_is_refused_even_when_nothing_would_match(
+    cw: CwApi, path: str
+) -> None:
+    # No companies are seeded: a lazy filter would never parse the text and answer 200.
+    response = cw.get(path, conditions='name = "unterminated')
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "conditions"
+
+
 def test_conditions_filter_lists_and_counts_alike(cw: CwApi, acme: None) -> None:
     text = 'type = "CreditMemo" or (type = "Agreement" and total > 100)'
     rows = cw.get("finance/invoices", conditions=text, pageSize=1000).json()
