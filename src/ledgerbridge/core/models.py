@@ -161,3 +161,39 @@ class RateBudgetSlot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.budget.name} {self.kind} slot {self.number} busy until {self.busy_until}"
+
+
+class OutboundWrite(models.Model):
+    """One intended write to an outside system, recorded before it is sent (core/writelog.py).
+
+    The `key` is deterministic for the thing written (company, record, version), so a retry, a
+    second worker or a resumed run finds this row instead of writing again.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending"  # recorded, not sent yet (or a lookup proved it never landed)
+        SENT = "sent"  # on its way; a row left here by a crash is resolved by lookup
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"  # refused by the vendor: nothing was written
+        UNCERTAIN = "uncertain"  # may or may not have landed; look it up before sending again
+
+    key = models.CharField(max_length=255, unique=True)
+    target = models.CharField(max_length=200)  # which system and connection: "xero:<tenant>"
+    operation = models.CharField(max_length=100)  # "create invoice", "record payment", …
+    digest = models.CharField(max_length=64)  # SHA-256 of the request content
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    result_id = models.CharField(max_length=200, blank=True, default="")
+    result_number = models.CharField(max_length=200, blank=True, default="")
+    found_by_lookup = models.BooleanField(default=False)
+    error_kind = models.CharField(max_length=20, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=clock.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["target", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.key} ({self.state})"
