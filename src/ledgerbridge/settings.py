@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "ledgerbridge.core",
     "ledgerbridge.accounts",
     "ledgerbridge.companies",
+    "ledgerbridge.sync",
     "ledgerbridge.api",
 ]
 if TESTING:
@@ -369,3 +370,45 @@ LOGGING = {
 # allauth's regular ones, so the cookie-based "browser" API would be a second, unused way in.
 HEADLESS_ONLY = False
 HEADLESS_CLIENTS = ("app",)
+
+# Ledger sign-in (OAuth 2) and API addresses. Every default points at the local simulator
+# (`ledgerbridge sim`, port 8900); LEDGERBRIDGE_SIM_URL moves them all at once, and each variable
+# below overrides one. Real deployments set the vendors' addresses (login.xero.com,
+# identity.xero.com, api.xero.com; appcenter.intuit.com, oauth.platform.intuit.com,
+# developer.api.intuit.com, quickbooks.api.intuit.com) and their own client id and secret.
+LEDGER_SIM_URL = os.environ.get("LEDGERBRIDGE_SIM_URL", "http://127.0.0.1:8900").rstrip("/")
+XERO_CLIENT_ID = os.environ.get("XERO_CLIENT_ID", "demo-xero-client-id")
+XERO_CLIENT_SECRET = envsecret("XERO_CLIENT_SECRET", "demo-xero-client-secret")
+XERO_AUTHORIZE_URL = os.environ.get(
+    "XERO_AUTHORIZE_URL", f"{LEDGER_SIM_URL}/xero/identity/connect/authorize"
+)
+XERO_TOKEN_URL = os.environ.get("XERO_TOKEN_URL", f"{LEDGER_SIM_URL}/xero/identity/connect/token")
+XERO_REVOKE_URL = os.environ.get(
+    "XERO_REVOKE_URL", f"{LEDGER_SIM_URL}/xero/identity/connect/revocation"
+)
+XERO_CONNECTIONS_URL = os.environ.get("XERO_CONNECTIONS_URL", f"{LEDGER_SIM_URL}/xero/connections")
+XERO_API_URL = os.environ.get("XERO_API_URL", f"{LEDGER_SIM_URL}/xero/api.xro/2.0/")
+# The granular scopes Xero requires of new apps (accounting-apis.md §1.2); offline_access brings
+# the refresh token.
+XERO_SCOPES = envlist(
+    "XERO_SCOPES",
+    [
+        "openid",
+        "profile",
+        "email",
+        "offline_access",
+        "accounting.invoices",
+        "accounting.payments",
+        "accounting.contacts",
+        "accounting.settings",
+    ],
+)
+QBO_CLIENT_ID = os.environ.get("QBO_CLIENT_ID", "demo-qbo-client-id")
+QBO_CLIENT_SECRET = envsecret("QBO_CLIENT_SECRET", "demo-qbo-client-secret")
+QBO_AUTHORIZE_URL = os.environ.get("QBO_AUTHORIZE_URL", f"{LEDGER_SIM_URL}/qbo/connect/oauth2")
+QBO_TOKEN_URL = os.environ.get("QBO_TOKEN_URL", f"{LEDGER_SIM_URL}/qbo/oauth2/v1/tokens/bearer")
+QBO_REVOKE_URL = os.environ.get("QBO_REVOKE_URL", f"{LEDGER_SIM_URL}/qbo/oauth2/v1/tokens/revoke")
+QBO_API_URL = os.environ.get("QBO_API_URL", f"{LEDGER_SIM_URL}/qbo/v3/")
+QBO_SCOPES = envlist(
+    "QBO_SCOPES", ["com.intuit.quickbooks.accounting", "openid", "profile", "email"]
+)

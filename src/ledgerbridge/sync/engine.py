@@ -1,0 +1,503 @@
+"""The invoice pipeline: extract → map + validate → post through the write log → acknowledge.
+
+One `InvoiceSync` handles every PSA x ledger pair; it speaks only `PsaSource`, `Ledger` and the
+canonical documents. It is safe to run again at any point, including after a crash mid-batch:
+
+- every ledger write goes through `core.writelog` under the key
+  `<company>:invoice:<psa id>:v<version>`; a row left `sent` or `uncertain` is looked up in the
+  ledger by number before anything is sent again, and a `succeeded` row is never re-sent;
+- a record is acknowledged in the PSA only after the ledger confirmed it, and acknowledging is
+  idempotent (ConnectWise finds its batch by identifier; Autotask sets the same date again);
+- one record's failure is written on its `SyncRecord` and never stops the others.
+
+The caller holds the company's lease (one run per company at a time) and builds the context.
+"""
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledgerbridge.connectors.base import (
+    ConnectorError,
+    ErrorKind,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceRef,
+    Ledger,
+    LedgerDocument,
+    LockDates,
+    PostableDocument,
+    PostResult,
+    Product,
+    PsaSource,
+)
+from ledgerbridge.core import clock, writelog
+from ledgerbridge.core.models import OutboundWrite
+from ledgerbridge.sync.models import RecordType, SyncRecord, SyncRun
+from ledgerbridge.sync.policy import ErrorClass, Mappings, SyncPolicy
+from ledgerbridge.sync.prepare import (
+    PreparedDocument,
+    RecordError,
+    prepare_invoice,
+    with_ledger_codes,
+)
+
+logger = logging.getLogger(__name__)
+
+State = SyncRecord.State
+
+# A whole-run problem (the connection itself): stop, say so on the run, leave records as they are.
+RUN_STOPPING_KINDS = frozenset({ErrorKind.AUTH, ErrorKind.PERMISSION})
+
+
+class RunStoppedError(Exception):
+    """The run cannot go on (a connection refused us); the message is for the finance admin."""
+
+
+class RunCancelledError(Exception):
+    pass
+
+
+@dataclass
+class SyncContext:
+    company_id: int
+    run: SyncRun
+    source: PsaSource
+    ledger: Ledger
+    policy: SyncPolicy
+    mappings: Mappings
+    ledger_target: str  # write-log target of the ledger connection ("xero:<tenant>")
+    psa_target: str  # write-log target of the PSA connection
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def count(self, outcome: str, by: int = 1) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + by
+
+
+def error_class_for(error: ConnectorError) -> ErrorClass:
+    if error.kind == ErrorKind.UNCERTAIN:
+        return ErrorClass.UNCERTAIN
+    if error.kind in (ErrorKind.RATE_LIMITED, ErrorKind.TRANSIENT):
+        return ErrorClass.TRANSIENT
+    return ErrorClass.LEDGER_REJECTED
+
+
+def write_key(company_id: int, psa_id: str, version: int) -> str:
+    return f"{company_id}:invoice:{psa_id}:v{version}"
+
+
+def batch_identifier(record: SyncRecord) -> str:
+    """The PSA acknowledgement's identifier: one per record and version (≤ 50 characters)."""
+    return f"LB{record.company_id}-{record.number or record.psa_id}-{record.version}"[:50]
+
+
+@dataclass
+class _Work:
+    record: SyncRecord
+    ref: InvoiceRef
+    invoice: Invoice | None = None
+    prepared: PreparedDocument | None = None
+    document: PostableDocument | None = None
+
+
+class InvoiceSync:
+    def __init__(self, context: SyncContext, *, on_progress: Callable[[], None] = lambda: None):
+        self.ctx = context
+        self.on_progress = on_progress
+        self._customers: dict[str, str] = {}  # PSA customer id → ledger contact id
+        self._items: dict[str, str] = {}  # PSA product id → ledger item code
+        self._lock_dates: LockDates | None = None
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def run(self, only: Iterable[str] = ()) -> dict[str, int]:
+        wanted = set(only)
+        refs = [
+            ref
+            for ref in self.ctx.source.list_postable_invoices(thru=clock.now())
+            if not wanted or ref.psa_id in wanted
+        ]
+        self._progress(done=0, total=len(refs))
+        self._lock_dates = self.ctx.ledger.lock_dates()
+        done = 0
+        size = max(1, self.ctx.ledger.batch_size)
+        for start in range(0, len(refs), size):
+            self._check_cancelled()
+            chunk = refs[start : start + size]
+            self._run_batch([self._work_for(ref) for ref in chunk])
+            done += len(chunk)
+            self._progress(done=done, total=len(refs))
+        return self.ctx.counts
+
+    def _work_for(self, ref: InvoiceRef) -> _Work:
+        record, _ = SyncRecord.objects.get_or_create(
+            company_id=self.ctx.company_id,
+            record_type=RecordType.INVOICE,
+            psa_id=ref.psa_id,
+            defaults={"number": ref.number, "kind": ref.kind.value},
+        )
+        record.last_run = self.ctx.run
+        record.source_ids = dict(ref.source_ids)
+        return _Work(record, ref)
+
+    def _run_batch(self, batch: list[_Work]) -> None:
+        to_post: list[_Work] = []
+        to_acknowledge: list[_Work] = []
+        for work in batch:
+            record = work.record
+            if record.state == State.EXCLUDED:
+                self.ctx.count("excluded")
+                continue
+            if record.state in (State.POSTED, State.ACKNOWLEDGED):
+                # In the ledger already; the PSA still lists it, so the mark did not stick.
+                to_acknowledge.append(work)
+                continue
+            if self._excluded_by_rule(work) or self._before_onboarding(work):
+                continue
+            if self._prepare(work):
+                to_post.append(work)
+        self._post(to_post)
+        to_acknowledge += [w for w in to_post if w.record.state == State.POSTED]
+        self._acknowledge(to_acknowledge)
+
+    # -- rules before posting ----------------------------------------------------------------
+
+    def _excluded_by_rule(self, work: _Work) -> bool:
+        number = work.ref.number or work.record.number
+        rule = next((r for r in self.ctx.policy.exclusions if r.matches(number)), None)
+        if rule is None:
+            return False
+        record = work.record
+        record.state = State.EXCLUDED
+        record.manual_note = f"Excluded by the rule for numbers starting {rule.prefix!r}."
+        self._save(record)
+        self._acknowledge([work], final_state=State.EXCLUDED)
+        self.ctx.count("excluded")
+        return True
+
+    def _before_onboarding(self, work: _Work) -> bool:
+        onboarding = self.ctx.policy.onboarding_date
+        if onboarding is None:
+            return False
+        invoice = self._fetch(work)
+        if invoice is None or invoice.issued_on >= onboarding:
+            return False
+        record = work.record
+        record.state = State.SKIPPED_ONBOARDING
+        record.manual_note = (
+            f"Dated {invoice.issued_on:%d %b %Y}, before the onboarding date "
+            f"{onboarding:%d %b %Y}: marked as synced in the PSA, not posted."
+        )
+        self._save(record)
+        self._acknowledge([work], final_state=State.SKIPPED_ONBOARDING)
+        self.ctx.count("skipped_onboarding")
+        return True
+
+    # -- extract, map, validate --------------------------------------------------------------
+
+    def _fetch(self, work: _Work) -> Invoice | None:
+        if work.invoice is not None:
+            return work.invoice
+        try:
+            work.invoice = self.ctx.source.get_invoice(work.ref)
+        except ConnectorError as error:
+            self._stop_if_connection(error, "the PSA")
+            self._fail(work.record, error_class_for(error), error.message, error.hint)
+            return None
+        invoice, record = work.invoice, work.record
+        record.number, record.kind = invoice.number, invoice.kind.value
+        record.customer_name, record.issued_on = invoice.customer.name, invoice.issued_on
+        record.total, record.currency = invoice.total, invoice.currency
+        return invoice
+
+    def _prepare(self, work: _Work) -> bool:
+        invoice = self._fetch(work)
+        if invoice is None:
+            return False
+        record = work.record
+        record.fingerprint = writelog.digest_of(_fingerprint_content(invoice))
+        try:
+            work.prepared = prepare_invoice(
+                invoice,
+                key=write_key(self.ctx.company_id, record.psa_id, record.version),
+                policy=self.ctx.policy,
+                mappings=self.ctx.mappings,
+                lock_dates=self._lock_dates,
+                applies_to_ledger_id=self._original_invoice(invoice),
+            )
+            customer_id = self._customer(invoice)
+            items = self._ensure_items(invoice, work.prepared)
+        except RecordError as problem:
+            self._fail(record, problem.error_class, problem.message, problem.hint)
+            return False
+        except ConnectorError as error:
+            self._stop_if_connection(error, self.ctx.ledger.label)
+            self._fail(record, error_class_for(error), error.message, error.hint)
+            return False
+        work.document = with_ledger_codes(work.prepared, customer_id, items)
+        record.warnings = list(work.prepared.warnings)
+        return True
+
+    def _original_invoice(self, invoice: Invoice) -> str:
+        if invoice.kind != InvoiceKind.CREDIT_NOTE or not invoice.applies_to_psa_id:
+            return ""
+        original = SyncRecord.objects.filter(
+            company_id=self.ctx.company_id,
+            record_type=RecordType.INVOICE,
+            psa_id=invoice.applies_to_psa_id,
+        ).first()
+        return original.ledger_id if original else ""
+
+    def _customer(self, invoice: Invoice) -> str:
+        psa_id = invoice.customer.psa_id
+        if psa_id not in self._customers:
+            found = self.ctx.ledger.ensure_customer(
+                invoice.customer, on_name_clash=self.ctx.policy.name_clash
+            )
+            self._customers[psa_id] = found.ledger_id
+        return self._customers[psa_id]
+
+    def _ensure_items(self, invoice: Invoice, prepared: PreparedDocument) -> dict[str, str]:
+        lines = {line.product_identifier: line for line in invoice.lines}
+        codes: dict[str, str] = {}
+        for identifier in prepared.products:
+            if identifier not in self._items:
+                line = lines.get(identifier)
+                account = next(
+                    (x.account_code for x in prepared.document.lines if x.item_code == identifier),
+                    "",
+                )
+                item = self.ctx.ledger.ensure_item(
+                    _product_of(identifier, line),
+                    policy=self.ctx.policy.product_id_policy,
+                    mapped_code=self.ctx.mappings.items.get(identifier, ""),
+                    income_account_code=account,
+                )
+                self._items[identifier] = item.code
+            codes[identifier] = self._items[identifier]
+        return codes
+
+    # -- post --------------------------------------------------------------------------------
+
+    def _post(self, batch: list[_Work]) -> None:
+        if not batch:
+            return
+        intents = [
+            writelog.Intent(
+                key=work.document.key,
+                target=self.ctx.ledger_target,
+                operation=f"create {work.document.kind.value.replace('_', ' ')}",
+                digest=writelog.digest_of(_document_content(work.document)),
+            )
+            for work in batch
+            if work.document is not None
+        ]
+        rows = {row.key: row for row in writelog.record(intents)}
+        sendable: list[_Work] = []
+        for work in batch:
+            assert work.document is not None
+            row = rows[work.document.key]
+            if row.state == OutboundWrite.State.SUCCEEDED:
+                self._posted(work, _stored(row, work.document), outcome="already_existed")
+            elif row.state in writelog.NEEDS_LOOKUP:
+                if not self._resolved_by_lookup(work, row):
+                    sendable.append(work)
+            elif row.state in writelog.SENDABLE:
+                sendable.append(work)
+        if not sendable:
+            return
+        sending_rows = [rows[w.document.key] for w in sendable if w.document is not None]
+        for work in sendable:
+            work.record.state = State.POSTING
+            work.record.attempts += 1
+            self._save(work.record)
+        writelog.sending(sending_rows)
+        documents = [w.document for w in sendable if w.document is not None]
+        try:
+            results = self.ctx.ledger.post_documents(documents)
+        except ConnectorError as error:
+            results = [PostResult(key=d.key, error=error) for d in documents]
+            if error.kind in RUN_STOPPING_KINDS:
+                for work, row in zip(sendable, sending_rows, strict=True):
+                    writelog.failed(row, error)
+                    self._fail(work.record, ErrorClass.LEDGER_REJECTED, error.message, error.hint)
+                self._stop_if_connection(error, self.ctx.ledger.label)
+        by_key = {result.key: result for result in results}
+        for work, row in zip(sendable, sending_rows, strict=True):
+            assert work.document is not None
+            result = by_key.get(work.document.key)
+            if result is None:
+                result = PostResult(
+                    key=work.document.key,
+                    error=ConnectorError(
+                        ErrorKind.UNCERTAIN, f"{self.ctx.ledger.label} gave no result for it."
+                    ),
+                )
+            self._record_result(work, row, result)
+
+    def _resolved_by_lookup(self, work: _Work, row: OutboundWrite) -> bool:
+        """True when the earlier, uncertain write is found in the ledger (and recorded)."""
+        assert work.document is not None
+        try:
+            found = self.ctx.ledger.find_document(work.document.kind, number=work.document.number)
+        except ConnectorError as error:
+            self._stop_if_connection(error, self.ctx.ledger.label)
+            self._fail(work.record, ErrorClass.UNCERTAIN, error.message, error.hint)
+            work.document = None
+            return True  # not resolved, but it must not be sent blind either
+        if found is None:
+            writelog.not_found(row)
+            row.state = OutboundWrite.State.PENDING
+            return False
+        writelog.found(row, writelog.Written(found.ledger_id, found.number))
+        self._posted(work, found, outcome="already_existed")
+        return True
+
+    def _record_result(self, work: _Work, row: OutboundWrite, result: PostResult) -> None:
+        if result.document is not None:
+            written = writelog.Written(result.document.ledger_id, result.document.number)
+            if result.outcome == "already_existed":
+                writelog.found(row, written)
+            else:
+                writelog.succeeded(row, written)
+            self._posted(work, result.document, outcome=result.outcome or "created")
+            return
+        error = result.error or ConnectorError(ErrorKind.UNCERTAIN, "No result was given.")
+        writelog.failed(row, error)
+        record = work.record
+        if error.kind == ErrorKind.UNCERTAIN:
+            record.state = State.POSTING
+            record.error_class = ErrorClass.UNCERTAIN
+            record.error_message = error.message
+            record.error_hint = error.hint
+            self._save(record)
+            self.ctx.count("uncertain")
+            return
+        self._fail(record, error_class_for(error), error.message, error.hint)
+
+    def _posted(self, work: _Work, document: LedgerDocument, *, outcome: str) -> None:
+        record = work.record
+        record.state = State.POSTED
+        record.ledger_id, record.ledger_number = document.ledger_id, document.number
+        record.ledger_url = document.url
+        record.error_class = record.error_message = record.error_hint = ""
+        record.posted_at = record.posted_at or clock.now()
+        self._save(record)
+        self.ctx.count("posted" if outcome == "created" else "found_posted")
+
+    # -- acknowledge -------------------------------------------------------------------------
+
+    def _acknowledge(
+        self, works: Sequence[_Work], *, final_state: str = State.ACKNOWLEDGED
+    ) -> None:
+        for work in works:
+            record = work.record
+            try:
+                result = self.ctx.source.acknowledge([work.ref], batch_identifier(record))
+            except ConnectorError as error:
+                self._stop_if_connection(error, self.ctx.source.label)
+                # Posted but not marked: the next run marks it (and never posts it again).
+                record.error_class = error_class_for(error)
+                record.error_message = f"Posted, but not yet marked as posted in the PSA: {error}"
+                record.error_hint = error.hint
+                self._save(record)
+                self.ctx.count("acknowledge_failed")
+                continue
+            if final_state == State.ACKNOWLEDGED:
+                record.state = State.ACKNOWLEDGED
+                record.error_class = record.error_message = record.error_hint = ""
+            record.acknowledged_at = clock.now()
+            record.manual_note = record.manual_note or (
+                f"PSA batch {result.batch_identifier}" if result.psa_batch_id else ""
+            )
+            self._save(record)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _fail(self, record: SyncRecord, error_class: str, message: str, hint: str) -> None:
+        record.fail(error_class, message, hint)
+        self._save(record)
+        self.ctx.count("failed")
+
+    def _save(self, record: SyncRecord) -> None:
+        record.updated_at = clock.now()
+        record.save()
+
+    def _stop_if_connection(self, error: ConnectorError, system: str) -> None:
+        if error.kind in RUN_STOPPING_KINDS:
+            raise RunStoppedError(f"{system}: {error.message} {error.hint}".strip()) from error
+
+    def _check_cancelled(self) -> None:
+        if SyncRun.objects.filter(pk=self.ctx.run.pk, cancel_requested=True).exists():
+            raise RunCancelledError
+
+    def _progress(self, *, done: int, total: int) -> None:
+        run = self.ctx.run
+        run.progress = {**run.progress, RecordType.INVOICE.value: {"done": done, "total": total}}
+        run.counts = dict(self.ctx.counts)
+        SyncRun.objects.filter(pk=run.pk).update(progress=run.progress, counts=run.counts)
+        self.on_progress()
+
+
+def _product_of(identifier: str, line: InvoiceLine | None) -> Product:
+    if line is None:
+        return Product(psa_id=identifier, identifier=identifier)
+    return Product(
+        psa_id=line.product_psa_id or identifier,
+        identifier=identifier,
+        description=line.description,
+        unit_price=line.unit_price,
+        taxable=line.taxable,
+    )
+
+
+def _stored(row: OutboundWrite, document: PostableDocument) -> LedgerDocument:
+    return LedgerDocument(
+        ledger_id=row.result_id,
+        kind=document.kind,
+        number=row.result_number or document.number,
+        total=document.total,
+    )
+
+
+def _fingerprint_content(invoice: Invoice) -> dict[str, Any]:
+    """What, if it changed in the PSA after posting, would make the ledger document wrong."""
+    return {
+        "number": invoice.number,
+        "customer": invoice.customer.psa_id,
+        "issued_on": invoice.issued_on,
+        "total": invoice.total,
+        "tax": invoice.tax_total,
+        "lines": [
+            [line.description, line.quantity, line.unit_price, line.line_amount, line.gl_account]
+            for line in invoice.lines
+        ],
+    }
+
+
+def _document_content(document: PostableDocument) -> dict[str, Any]:
+    return {
+        "kind": document.kind.value,
+        "number": document.number,
+        "customer": document.customer_ledger_id,
+        "issued_on": document.issued_on,
+        "due_on": document.due_on,
+        "total": document.total,
+        "reference": document.reference,
+        "lines": [
+            [
+                line.description,
+                line.quantity,
+                line.unit_price,
+                line.line_amount,
+                line.account_code,
+                line.tax_code,
+                line.tax_amount,
+                line.item_code,
+                dict(line.tracking),
+            ]
+            for line in document.lines
+        ],
+    }
