@@ -1,6 +1,17 @@
 """The control API under /_sim/: reset, seed, read state, plan faults, move the clock, requests.
 
 This is the contract tests and the demo rely on; keep it stable.
+
+OAuth (systems `xero` and `qbo`):
+- `POST /_sim/oauth/{system}/grant` — scripted consent, as if the user clicked Allow. Optional
+  JSON body `{"client_id", "redirect_uri", "organisation_ids": [...], "scope", "state"}`
+  (defaults: the demo app, the first registered or a 127.0.0.1 redirect URI, the first
+  organisation, the usual scopes) → 201 `{"code", "state", "redirect_uri"}` plus `"realmId"`
+  for QuickBooks; 400 `{"error": reason}` for an unknown client, redirect URI or organisation.
+- `POST /_sim/oauth/{system}/revoke-all` — the user disconnects the app. Optional body
+  `{"client_id", "organisation_id"}` narrows it; with no organisation every matching consent is
+  revoked (its tokens then fail); with one, Xero drops that tenant's connection and QuickBooks
+  revokes that company's consents → 200 `{"revoked": n, "disconnected": n}`.
 """
 
 from datetime import datetime, timedelta
@@ -99,16 +110,43 @@ def build_app(sim: Simulator) -> Starlette:
             {"count": len(log), "counts": dict(sim.request_counts(system)), "requests": log}
         )
 
+    async def oauth_body(request: Request) -> dict[str, Any] | JSONResponse:
+        """The optional JSON object an /oauth/ control call carries, or the 400/404 to answer."""
+        if request.path_params["system"] not in ("xero", "qbo"):
+            return _error(404, f"no OAuth simulator for {request.path_params['system']!r}")
+        raw = await request.body()
+        try:
+            body = jsonio.loads(raw) if raw.strip() else {}
+        except ValueError:
+            return _error(400, "the body must be a JSON object")
+        return body if isinstance(body, dict) else _error(400, "the body must be a JSON object")
+
     async def oauth_grant(request: Request) -> JSONResponse:
-        system = request.path_params["system"]
-        if system not in ("xero", "qbo"):
-            return _error(404, f"no OAuth simulator for {system!r}")
-        body = await request.json() if await request.body() else {}
-        return JSONResponse(oauth.grant_code(sim, system, body), status_code=201)
+        body = await oauth_body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        try:
+            granted = oauth.grant_code(sim, request.path_params["system"], body)
+        except ValueError as refused:
+            return _error(400, str(refused))
+        return JSONResponse(granted, status_code=201)
+
+    async def oauth_revoke_all(request: Request) -> JSONResponse:
+        body = await oauth_body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        revoked = oauth.revoke_all(
+            sim,
+            request.path_params["system"],
+            client_id=body.get("client_id"),
+            organisation_id=body.get("organisation_id"),
+        )
+        return JSONResponse(revoked)
 
     return Starlette(
         routes=[
             Route("/oauth/{system}/grant", oauth_grant, methods=["POST"]),
+            Route("/oauth/{system}/revoke-all", oauth_revoke_all, methods=["POST"]),
             Route("/reset", reset, methods=["POST"]),
             Route("/seed", seed, methods=["POST"]),
             Route("/state/{system}/{collection}", state, methods=["GET"]),

@@ -84,6 +84,9 @@ class FakePsa:
         self.acknowledged: dict[str, str] = {}  # psa id → batch identifier
         self.ack_calls = 0
         self.fail_ack_for: set[str] = set()
+        self.payments: dict[str, tuple[str, Payment]] = {}  # key → (psa invoice id, payment)
+        self.payment_calls = 0
+        self.drop_payment_reply = False
 
     def list_postable_invoices(
         self, *, since: datetime | None = None, thru: datetime | None = None
@@ -111,7 +114,17 @@ class FakePsa:
         )
 
     def record_payment(self, invoice: InvoiceRef, payment: Payment, key: str) -> PaymentResult:
-        raise NotImplementedError
+        self.payment_calls += 1
+        if key in self.payments:
+            return PaymentResult(outcome="already_existed", psa_payment_id=key)
+        self.payments[key] = (invoice.psa_id, payment)
+        if self.drop_payment_reply:
+            self.drop_payment_reply = False
+            raise ConnectorError(ErrorKind.UNCERTAIN, "connection dropped after sending")
+        return PaymentResult(outcome="created", psa_payment_id=key)
+
+    def paid(self, psa_id: str) -> Decimal:
+        return sum((p.amount for i, p in self.payments.values() if i == psa_id), Decimal(0))
 
     def list_customers(self) -> Iterator[Customer]:
         return iter(())
@@ -151,6 +164,7 @@ class FakeLedger:
         self.refuse: dict[str, str] = {}  # number → validation message
         self.raise_on_post: ConnectorError | None = None
         self.lock = LockDates()
+        self.payments: list[LedgerPayment] = []
 
     def post_documents(self, documents: Sequence[PostableDocument]) -> list[PostResult]:
         assert len(documents) <= self.batch_size
@@ -220,7 +234,8 @@ class FakeLedger:
         return iter(())
 
     def payments_since(self, cursor: datetime | None) -> Iterator[LedgerPayment]:
-        return iter(())
+        changed = [p for p in self.payments if cursor is None or (p.updated_at or cursor) > cursor]
+        return iter(sorted(changed, key=lambda p: p.updated_at or datetime.min))
 
     def lock_dates(self) -> LockDates:
         return self.lock
