@@ -1,0 +1,210 @@
+"""Every state change of runs and records. Views, the API and tasks call these, nothing else.
+
+A run executes under the company's lease (`company:<id>:sync`), so one run per company is
+in flight at a time on any number of workers; a worker that dies stops renewing, the lease
+expires, and the next run resumes where it stopped (the write log makes that safe).
+"""
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
+
+from django.db import transaction
+
+from ledgerbridge.accounts.models import User
+from ledgerbridge.companies.models import Company
+from ledgerbridge.core import audit, clock, leases
+from ledgerbridge.sync.engine import InvoiceSync, RunCancelledError, RunStoppedError, SyncContext
+from ledgerbridge.sync.models import RecordType, SyncRecord, SyncRun
+from ledgerbridge.sync.payments import PaymentSync
+
+logger = logging.getLogger(__name__)
+
+LEASE_TTL = timedelta(minutes=5)
+
+type ContextBuilder = Callable[[Company, SyncRun], SyncContext]
+
+
+class SyncBusyError(Exception):
+    """Another run holds this company's lease."""
+
+
+class RecordActionError(ValueError):
+    """A record action that does not apply to the record as it is (said for the admin)."""
+
+
+def lease_name(company_id: int) -> str:
+    return f"company:{company_id}:sync"
+
+
+def request_run(
+    company: Company,
+    *,
+    trigger: str,
+    record_types: Sequence[str] = (RecordType.INVOICE, RecordType.PAYMENT),
+    user: User | None = None,
+    only_psa_ids: Iterable[str] = (),
+    enqueue: bool = True,
+) -> SyncRun:
+    """Queue a run and hand it to a worker (after the transaction commits)."""
+    run = SyncRun.objects.create(
+        company=company,
+        trigger=trigger,
+        record_types=[str(t) for t in record_types],
+        only_psa_ids=list(only_psa_ids),
+        requested_by=user,
+    )
+    if enqueue:
+        from ledgerbridge.sync.tasks import execute_sync_run
+
+        transaction.on_commit(lambda: execute_sync_run.enqueue(run.pk))
+    return run
+
+
+def execute_run(run_id: int, *, build_context: ContextBuilder | None = None) -> SyncRun:
+    """Do the run's work under the company lease. Raises `SyncBusyError` if another holds it."""
+    run = SyncRun.objects.select_related("company").get(pk=run_id)
+    if run.finished:
+        return run
+    company = run.company
+    holder = f"run:{run.pk}:{uuid.uuid4().hex[:8]}"
+    if not leases.acquire(lease_name(company.pk), holder, LEASE_TTL):
+        raise SyncBusyError(f"Another sync of {company.name} is running.")
+    try:
+        if run.cancel_requested:
+            _finish(run, SyncRun.Status.CANCELLED)
+            return run
+        _mark(run, status=SyncRun.Status.RUNNING, started_at=clock.now())
+        builder = build_context or _default_builder()
+        try:
+            context = builder(company, run)
+        except RunStoppedError as stopped:
+            _finish(run, SyncRun.Status.FAILED, error=str(stopped))
+            return run
+
+        def keep_lease() -> None:
+            if not leases.renew(lease_name(company.pk), holder, LEASE_TTL):
+                raise RunStoppedError("This run lost its hold on the company to another worker.")
+
+        try:
+            for record_type in run.record_types:
+                if record_type == RecordType.INVOICE:
+                    InvoiceSync(context, on_progress=keep_lease).run(run.only_psa_ids)
+                elif record_type == RecordType.PAYMENT and not run.only_psa_ids:
+                    PaymentSync(context).run()
+                keep_lease()
+        except RunCancelledError:
+            _finish(run, SyncRun.Status.CANCELLED, counts=context.counts)
+            return run
+        except RunStoppedError as stopped:
+            _finish(run, SyncRun.Status.FAILED, error=str(stopped), counts=context.counts)
+            return run
+        failed = context.counts.get("failed", 0) + context.counts.get("uncertain", 0)
+        status = SyncRun.Status.PARTIAL if failed else SyncRun.Status.SUCCEEDED
+        _finish(run, status, counts=context.counts)
+        return run
+    finally:
+        leases.release(lease_name(company.pk), holder)
+
+
+def _default_builder() -> ContextBuilder:
+    from ledgerbridge.sync.context import build_context
+
+    return build_context
+
+
+def _mark(run: SyncRun, **changes: object) -> None:
+    for name, value in changes.items():
+        setattr(run, name, value)
+    SyncRun.objects.filter(pk=run.pk).update(**changes)
+
+
+def _finish(
+    run: SyncRun, status: str, *, error: str = "", counts: dict[str, int] | None = None
+) -> None:
+    changes: dict[str, object] = {"status": status, "finished_at": clock.now(), "error": error}
+    if counts is not None:
+        changes["counts"] = dict(counts)
+    _mark(run, **changes)
+    logger.info("sync run %s for company %s: %s", run.pk, run.company_id, status)
+
+
+def cancel_run(run: SyncRun, *, user: User | None = None) -> SyncRun:
+    """Ask a run to stop after its current batch (a queued run never starts)."""
+    if run.finished:
+        return run
+    _mark(run, cancel_requested=True)
+    audit.record("sync.run_cancelled", actor=user, target=run, account=run.company.account)
+    return run
+
+
+# --- record actions ------------------------------------------------------------------------
+
+
+def retry_record(record: SyncRecord, *, user: User | None = None) -> SyncRun:
+    if record.state not in (SyncRecord.State.FAILED, SyncRecord.State.PENDING):
+        raise RecordActionError(
+            f"{record} is {record.get_state_display()}; only failed records are retried."
+        )
+    record.error_class = record.error_message = record.error_hint = ""
+    record.state = SyncRecord.State.PENDING
+    _save(record)
+    return request_run(
+        record.company,
+        trigger=SyncRun.Trigger.RETRY,
+        record_types=[record.record_type],
+        user=user,
+        only_psa_ids=[record.psa_id],
+    )
+
+
+def exclude_record(record: SyncRecord, *, user: User | None = None, reason: str = "") -> None:
+    if record.state in (SyncRecord.State.POSTED, SyncRecord.State.ACKNOWLEDGED):
+        raise RecordActionError(f"{record} is already in the ledger; it cannot be excluded.")
+    if record.state == SyncRecord.State.POSTING:
+        raise RecordActionError(f"{record} is being posted; wait for the run to finish.")
+    record.state = SyncRecord.State.EXCLUDED
+    record.manual_note = reason or "Excluded by hand."
+    _save(record)
+    audit.record("sync.record_excluded", actor=user, target=record, account=record.company.account)
+
+
+def include_record(record: SyncRecord, *, user: User | None = None) -> None:
+    if record.state != SyncRecord.State.EXCLUDED:
+        raise RecordActionError(f"{record} is not excluded.")
+    record.state = SyncRecord.State.PENDING
+    record.manual_note = ""
+    _save(record)
+    audit.record("sync.record_included", actor=user, target=record, account=record.company.account)
+
+
+def mark_posted(
+    record: SyncRecord, *, ledger_number: str, user: User | None = None, note: str = ""
+) -> None:
+    """For a document keyed into the ledger by hand: LedgerBridge will not post it again."""
+    if record.state in (SyncRecord.State.POSTED, SyncRecord.State.ACKNOWLEDGED):
+        raise RecordActionError(f"{record} is already posted.")
+    if record.state == SyncRecord.State.POSTING:
+        raise RecordActionError(f"{record} is being posted; wait for the run to finish.")
+    if not ledger_number.strip():
+        raise RecordActionError("Give the ledger's number for the document keyed by hand.")
+    record.state = SyncRecord.State.POSTED
+    record.ledger_number = ledger_number.strip()
+    record.error_class = record.error_message = record.error_hint = ""
+    who = user.email if user else "someone"
+    record.manual_note = note or f"Marked as posted by {who}: keyed by hand in the ledger."
+    record.posted_at = clock.now()
+    _save(record)
+    audit.record(
+        "sync.record_marked_posted",
+        actor=user,
+        target=record,
+        account=record.company.account,
+        details={"ledger_number": record.ledger_number},
+    )
+
+
+def _save(record: SyncRecord) -> None:
+    record.updated_at = clock.now()
+    record.save()
