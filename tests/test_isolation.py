@@ -47,6 +47,7 @@ CONTOSO_MARKERS = [
     "Quarterly close support",
     "contoso.audit.marker",
     "Contoso-Audit-Target",
+    "CONTOSO-INV-77",
 ]
 
 
@@ -62,6 +63,8 @@ class Contoso:
     grant: SupportGrant
     session: UserSession
     security_key: Authenticator
+    sync_run: Model | None = None
+    sync_record: Model | None = None
 
     def object_for(self, param: str, where: str) -> int | None:
         by_param: dict[str, Model] = {
@@ -73,6 +76,8 @@ class Contoso:
             "company_id": self.company,
             "session_id": self.session,
             "account_id": self.account,
+            "run_id": self.sync_run,
+            "record_id": self.sync_record,
         }
         found = by_param.get(param)
         if found is None and param in ("pk", "id"):
@@ -140,6 +145,17 @@ def contoso(other_account: Account) -> Contoso:
     security_key = Authenticator.objects.create(
         user=user, type=Authenticator.Type.WEBAUTHN, data={"name": "Contoso key", "credential": {}}
     )
+    from ledgerbridge.sync.models import SyncRecord, SyncRun
+
+    sync_run = SyncRun.objects.create(company=company, trigger="manual")
+    sync_record = SyncRecord.objects.create(
+        company=company,
+        record_type="invoice",
+        psa_id="77",
+        number="CONTOSO-INV-77",
+        customer_name="Contoso Ledger Pty",
+        state="failed",
+    )
     return Contoso(
         other_account,
         admin,
@@ -151,6 +167,8 @@ def contoso(other_account: Account) -> Contoso:
         grant,
         session,
         security_key,
+        sync_run,
+        sync_record,
     )
 
 

@@ -332,6 +332,21 @@ def a_company(cast: Cast) -> int:
     return cast.company.pk
 
 
+def a_sync_run(cast: Cast) -> int:
+    from ledgerbridge.sync.models import SyncRun
+
+    return SyncRun.objects.create(company=cast.company, trigger="manual").pk
+
+
+def a_sync_record(cast: Cast) -> int:
+    from ledgerbridge.sync.models import SyncRecord
+
+    record = SyncRecord.objects.create(
+        company=cast.company, record_type="invoice", psa_id="1", number="INV-1", state="failed"
+    )
+    return record.pk
+
+
 def the_account(cast: Cast) -> int:
     # An account staff may enter: refusing staff without a grant is the support tests' job.
     a_grant(cast)
@@ -366,6 +381,8 @@ OBJECT_FACTORIES: dict[str, Callable[[Cast], int]] = {
     "company_id": a_company,
     "account_id": the_account,
     "session_id": a_session,
+    "run_id": a_sync_run,
+    "record_id": a_sync_record,
 }
 OBJECT_WORDS: list[tuple[str, Callable[[Cast], int]]] = [
     ("webauthn", a_security_key),
