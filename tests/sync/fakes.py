@@ -165,10 +165,12 @@ class FakeLedger:
         self.raise_on_post: ConnectorError | None = None
         self.lock = LockDates()
         self.payments: list[LedgerPayment] = []
+        self.attempts_seen: list[tuple[str, int]] = []
 
     def post_documents(self, documents: Sequence[PostableDocument]) -> list[PostResult]:
         assert len(documents) <= self.batch_size
         self.post_calls += 1
+        self.attempts_seen.extend((d.number, d.attempt) for d in documents)
         if self.raise_on_post is not None:
             raise self.raise_on_post
         results = []

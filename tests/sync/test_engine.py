@@ -115,11 +115,13 @@ def test_one_refused_invoice_does_not_sink_the_batch(company: Company) -> None:
         "Invoice # must be unique.",
     )
     assert "2" not in psa.acknowledged
-    # Fixed in the ledger: the next run posts just that one.
+    # Fixed in the ledger: the next run posts just that one, as a new attempt (so a ledger that
+    # replays answers by idempotency key does not replay the old refusal).
     del ledger.refuse["INV-2"]
     run_sync(company, psa, ledger)
     assert set(states(company).values()) == {"acknowledged"}
     assert len(ledger.documents) == 3
+    assert [a for a in ledger.attempts_seen if a[0] == "INV-2"] == [("INV-2", 1), ("INV-2", 2)]
 
 
 def test_mapping_failures_carry_the_hint_and_post_once_mapped(company: Company) -> None:

@@ -496,6 +496,10 @@ class PostableDocument:
     mark_sent: bool = False  # Xero: SentToContact
     memo: str = ""
     applies_to_ledger_id: str = ""  # a credit note's invoice, to allocate it where allowed
+    # Which deliberate attempt this is (the write log counts them). Ledgers replay a repeated
+    # idempotency key's first answer, refusals included, so the key sent to the ledger folds
+    # this in: retries inside one attempt replay, a new attempt after a fix is heard afresh.
+    attempt: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)

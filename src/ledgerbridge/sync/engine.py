@@ -15,7 +15,7 @@ The caller holds the company's lease (one run per company at a time) and builds 
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ledgerbridge.connectors.base import (
@@ -314,6 +314,9 @@ class InvoiceSync:
             work.record.attempts += 1
             self._save(work.record)
         writelog.sending(sending_rows)
+        for work, row in zip(sendable, sending_rows, strict=True):
+            assert work.document is not None
+            work.document = replace(work.document, attempt=row.attempts)
         documents = [w.document for w in sendable if w.document is not None]
         try:
             results = self.ctx.ledger.post_documents(documents)

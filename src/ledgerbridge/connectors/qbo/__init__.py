@@ -1,0 +1,1 @@
+"""QuickBooks Online: the API client (`client`) and the `QboLedger` adapter (`adapter`)."""
