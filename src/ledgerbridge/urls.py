@@ -9,6 +9,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("_allauth/", include("allauth.headless.urls")),
     path("account/", include("ledgerbridge.accounts.urls")),
+    path("companies/", include("ledgerbridge.companies.urls")),
     path("api/v1/", api.urls),
     path("", include("ledgerbridge.web.urls")),
 ]

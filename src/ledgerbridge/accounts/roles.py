@@ -28,6 +28,10 @@ class Perm(StrEnum):
     EDIT_ACCOUNT = "edit-account"
     # Create, edit and delete companies and connect ledgers (§2.2 "Companies").
     MANAGE_COMPANIES = "manage-companies"
+    # Ours: see the companies one works with and whether each ledger is still connected (every
+    # member, limited to assigned companies for the non-admin roles), so a dead connection is
+    # noticed by whoever looks first.
+    VIEW_COMPANIES = "view-companies"
     # Users screen and API: invite, edit, assign companies, change role, disable, reset a second
     # factor. The reference product could not change a role; we can, audited (§2.1).
     MANAGE_USERS = "manage-users"
@@ -52,7 +56,7 @@ class RoleSpec:
     all_companies: bool
 
 
-_EVERY_MEMBER = frozenset({Perm.VIEW_DASHBOARD, Perm.MANAGE_OWN_PROFILE})
+_EVERY_MEMBER = frozenset({Perm.VIEW_DASHBOARD, Perm.MANAGE_OWN_PROFILE, Perm.VIEW_COMPANIES})
 
 ROLES: dict[Role, RoleSpec] = {
     Role.ACCOUNT_ADMIN: RoleSpec(

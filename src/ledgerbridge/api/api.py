@@ -21,6 +21,8 @@ api = NinjaAPI(
 api.add_router("", core_router)
 api.add_router("/tokens", "ledgerbridge.accounts.api_tokens.router")
 api.add_router("/users", "ledgerbridge.accounts.api.router")
+api.add_router("/sync", "ledgerbridge.sync.api.router")
+api.add_router("/companies", "ledgerbridge.companies.api.router")
 
 
 @api.exception_handler(PermissionDenied)
