@@ -1,0 +1,1 @@
+"""Xero Accounting API: the client (`client.XeroClient`) and the ledger (`adapter.XeroLedger`)."""

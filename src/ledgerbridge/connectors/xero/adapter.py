@@ -1,0 +1,952 @@
+"""`XeroLedger`: the `Ledger` protocol over one Xero organisation.
+
+What it promises the engine, and how Xero makes that possible:
+
+- **Customers** are Xero contacts. The PSA customer's id is kept in the contact's
+  `ContactNumber` (an API-only field meant for other systems' keys), so a customer is found again
+  by its id even after someone renamed the contact; a contact with the same name but another
+  (or no) PSA id is a *name clash* that `NameClashRule` settles. A second contact for one PSA id
+  is never created.
+- **Items** have a `Code` of at most 30 characters; longer PSA product ids go through
+  `ProductIdPolicy`.
+- **Documents** go out 50 to a `PUT Invoices` (or `PUT CreditNotes`) with
+  `summarizeErrors=false`, so each comes back with its own outcome and one bad invoice never
+  sinks the batch. An `Idempotency-Key` made from the documents' keys lets Xero replay its answer
+  to a repeat. When the answer is lost (connection dropped after sending, a 5xx) nothing is sent
+  again: each document is looked up by number, and only those not found are `uncertain`. An
+  "Invoice # must be unique." refusal for a document Xero already holds with the same contact and
+  total is an earlier post whose answer was lost: `already_existed`, not a failure.
+"""
+
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final, Literal
+
+from ledgerbridge.connectors.base import (
+    ConnectivityFinding,
+    ConnectivityReport,
+    ConnectorError,
+    Customer,
+    ErrorKind,
+    InvoiceKind,
+    LedgerAccount,
+    LedgerCustomer,
+    LedgerDocument,
+    LedgerItem,
+    LedgerPayment,
+    LedgerTaxRate,
+    LedgerTerm,
+    LineAmounts,
+    LockDates,
+    NameClashRule,
+    PostableDocument,
+    PostableLine,
+    PostResult,
+    Product,
+    ProductIdPolicy,
+    TermKind,
+    TrackingCategory,
+    TrackingOption,
+)
+from ledgerbridge.connectors.http import encode_json
+from ledgerbridge.connectors.xero import hints, wire
+from ledgerbridge.connectors.xero.client import MAX_PAGE_SIZE, XeroClient, idempotency_key
+
+ITEM_CODE_LIMIT: Final = 30
+ITEM_NAME_LIMIT: Final = 50
+CONTACT_NAME_LIMIT: Final = 255
+BATCH_SIZE: Final = 50
+DEFAULT_WEB_URL: Final = "https://go.xero.com/"
+# Hex digits of the SHA-256 that end a shortened item code: 4 billion values, stable forever.
+_HASH_DIGITS: Final = 8
+# Invoice numbers per `InvoiceNumbers=` lookup, well inside Xero's URL length limit.
+_NUMBERS_PER_LOOKUP: Final = 25
+_CENT: Final = Decimal("0.01")
+_GONE_STATUSES: Final = frozenset({"DELETED", "VOIDED"})
+
+_LINE_AMOUNT_TYPES: Final = {
+    LineAmounts.EXCLUSIVE: "Exclusive",
+    LineAmounts.INCLUSIVE: "Inclusive",
+    LineAmounts.NO_TAX: "NoTax",
+}
+
+
+@dataclass(frozen=True)
+class _Resource:
+    """What differs between posting invoices and credit notes."""
+
+    kind: InvoiceKind
+    collection: str  # "Invoices"
+    type_code: str  # Xero's `Type`
+    id_field: str
+    number_field: str
+    label: str  # as the admin says it
+    view_path: str  # where a person opens one in Xero's web app
+
+
+_RESOURCES: Final = {
+    InvoiceKind.INVOICE: _Resource(
+        InvoiceKind.INVOICE,
+        "Invoices",
+        "ACCREC",
+        "InvoiceID",
+        "InvoiceNumber",
+        "invoice",
+        "AccountsReceivable/View.aspx?InvoiceID=",
+    ),
+    InvoiceKind.CREDIT_NOTE: _Resource(
+        InvoiceKind.CREDIT_NOTE,
+        "CreditNotes",
+        "ACCRECCREDIT",
+        "CreditNoteID",
+        "CreditNoteNumber",
+        "credit note",
+        "AccountsReceivable/ViewCreditNote.aspx?creditNoteID=",
+    ),
+}
+
+# Connection-test probes: a read of each resource the sync needs, and the permission behind it.
+_PROBES: Final = (
+    ("Invoices", "invoices and credit notes", "accounting.invoices (accounting.transactions)"),
+    ("Contacts", "contacts", "accounting.contacts"),
+    ("Payments", "payments", "accounting.payments (accounting.transactions)"),
+)
+
+# Xero's due-date rules (`PaymentTerms.Sales.Type`), as LedgerBridge's term kinds.
+XERO_DUE_DATE_TYPES: Final = (
+    ("DAYSAFTERBILLDATE", "Days after the invoice date", TermKind.NET_DAYS),
+    (
+        "DAYSAFTERBILLMONTH",
+        "Days after the end of the invoice month",
+        TermKind.DAYS_AFTER_END_OF_MONTH,
+    ),
+    ("OFFOLLOWINGMONTH", "Day of the following month", TermKind.DAY_OF_FOLLOWING_MONTH),
+    ("OFCURRENTMONTH", "Day of the current month", TermKind.DAY_OF_CURRENT_MONTH),
+)
+
+
+def shortened_item_code(identifier: str) -> str:
+    """A code of 30 characters for a longer id: its start, "-", and a hash of the whole id.
+
+    The same id always gives the same code, and ids that share their first 21 characters still
+    get different codes.
+    """
+    digest = hashlib.sha256(identifier.encode()).hexdigest()[:_HASH_DIGITS].upper()
+    head = identifier[: ITEM_CODE_LIMIT - _HASH_DIGITS - 1]
+    return f"{head}-{digest}"
+
+
+def item_code_for(product: Product, policy: ProductIdPolicy, mapped_code: str = "") -> str:
+    """The Xero item code for a PSA product, or a `validation` error saying what to do."""
+    identifier = product.identifier.strip()
+    mapped = mapped_code.strip()
+    if mapped:
+        if len(mapped) > ITEM_CODE_LIMIT:
+            raise ConnectorError(
+                ErrorKind.VALIDATION,
+                f"The Xero item code '{mapped}' mapped to product '{identifier}' has "
+                f"{len(mapped)} characters; Xero allows {ITEM_CODE_LIMIT}.",
+                hint="Map the product to an existing Xero item code under Company → Products.",
+            )
+        return mapped
+    if not identifier:
+        raise ConnectorError(
+            ErrorKind.VALIDATION,
+            f"The PSA product {product.psa_id} has no product id to use as a Xero item code.",
+            hint="Give the product an id in the PSA, or map it under Company → Products.",
+        )
+    if len(identifier) <= ITEM_CODE_LIMIT:
+        return identifier
+    if policy == ProductIdPolicy.TRUNCATE_HASH:
+        return shortened_item_code(identifier)
+    if policy == ProductIdPolicy.MAPPING:
+        raise ConnectorError(
+            ErrorKind.VALIDATION,
+            f"The product id '{identifier}' ({len(identifier)} characters) is not mapped to a "
+            "Xero item.",
+            hint="Map it to a Xero item code (30 characters at most) under Company → Products.",
+        )
+    raise ConnectorError(
+        ErrorKind.VALIDATION,
+        f"The product id '{identifier}' has {len(identifier)} characters; Xero item codes "
+        f"allow {ITEM_CODE_LIMIT}.",
+        hint="Shorten the product id in the PSA, map it to a Xero item under Company → "
+        "Products, or let LedgerBridge shorten long ids with a hash (Company → Settings → "
+        "Products).",
+    )
+
+
+def expected_total(document: PostableDocument) -> Decimal | None:
+    """What the lines add up to, when that can be known before Xero works out the tax."""
+    if any(line.discount_rate for line in document.lines):
+        return None  # Xero applies the discount; the engine's line amounts may precede it
+    net = sum((line.line_amount for line in document.lines), Decimal(0))
+    if document.line_amounts != LineAmounts.EXCLUSIVE:
+        return net
+    taxes = [line.tax_amount for line in document.lines]
+    if any(tax is None for tax in taxes):
+        return None
+    return net + sum((tax for tax in taxes if tax is not None), Decimal(0))
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A document found in Xero, with the contact it belongs to (to tell ours from another)."""
+
+    document: LedgerDocument
+    contact_id: str
+
+
+class XeroLedger:
+    label = "Xero"
+    batch_size = BATCH_SIZE
+
+    def __init__(self, client: XeroClient, *, web_url: str = DEFAULT_WEB_URL) -> None:
+        self.client = client
+        self.web_url = web_url if web_url.endswith("/") else web_url + "/"
+
+    # -- lists -----------------------------------------------------------------------------
+
+    def list_accounts(self) -> Iterator[LedgerAccount]:
+        for row in self.client.get_records("Accounts"):
+            yield LedgerAccount(
+                ledger_id=wire.text(row.get("AccountID")),
+                code=wire.text(row.get("Code")),
+                name=wire.text(row.get("Name")),
+                account_type=wire.text(row.get("Type")),
+                tax_code=wire.text(row.get("TaxType")),
+                active=wire.text(row.get("Status") or "ACTIVE") == "ACTIVE",
+            )
+
+    def list_tax_rates(self) -> Iterator[LedgerTaxRate]:
+        for row in self.client.get_records("TaxRates"):
+            rate = wire.money(row.get("EffectiveRate"))
+            if rate is None:
+                rate = wire.money(row.get("DisplayTaxRate"))
+            yield LedgerTaxRate(
+                ledger_id=wire.text(row.get("TaxType")),
+                name=wire.text(row.get("Name")),
+                rate=rate,
+                for_sales=row.get("CanApplyToRevenue") is not False,
+                for_purchases=row.get("CanApplyToExpenses") is not False,
+                active=wire.text(row.get("Status") or "ACTIVE") == "ACTIVE",
+            )
+
+    def list_tracking_categories(self) -> Iterator[TrackingCategory]:
+        for row in self.client.get_records("TrackingCategories"):
+            options = row.get("Options")
+            yield TrackingCategory(
+                ledger_id=wire.text(row.get("TrackingCategoryID")),
+                name=wire.text(row.get("Name")),
+                options=tuple(
+                    TrackingOption(
+                        ledger_id=wire.text(option.get("TrackingOptionID")),
+                        name=wire.text(option.get("Name")),
+                        active=wire.text(option.get("Status") or "ACTIVE") == "ACTIVE",
+                    )
+                    for option in (options if isinstance(options, list) else [])
+                    if isinstance(option, Mapping)
+                ),
+                active=wire.text(row.get("Status") or "ACTIVE") == "ACTIVE",
+            )
+
+    def list_terms(self) -> Iterator[LedgerTerm]:
+        """Xero's due-date rules, as synthetic terms.
+
+        Xero keeps no payment-term records: a contact (or the organisation) has a due-date rule,
+        a day count and one of four types, and every invoice carries its own `DueDate`. So
+        there is nothing to map a PSA term *to* except the kind of rule; LedgerBridge computes
+        the due date from the PSA term and sends it on each invoice. These four terms (ledger
+        id = Xero's type name, `days` 0 because the count comes from the PSA term) let the
+        mapping screen show what Xero supports.
+        """
+        for type_name, name, kind in XERO_DUE_DATE_TYPES:
+            yield LedgerTerm(ledger_id=type_name, name=name, kind=kind, days=0)
+
+    def list_items(self) -> Iterator[LedgerItem]:
+        for row in self.client.get_records("Items"):
+            yield _item(row)
+
+    # -- customers -------------------------------------------------------------------------
+
+    def ensure_customer(
+        self, customer: Customer, *, on_name_clash: NameClashRule = NameClashRule.FAIL
+    ) -> LedgerCustomer:
+        """The contact for this PSA customer: by PSA id (`ContactNumber`), then by exact name,
+        else a new one. Never a second contact for one PSA id."""
+        linked = self._contact_by_psa_id(customer.psa_id)
+        if linked is not None:
+            return _customer(linked, "found")
+        name = customer.name.strip()[:CONTACT_NAME_LIMIT]
+        namesake = self._active_contact_named(name)
+        if namesake is None:
+            return self._create_contact(customer, name)
+        other_id = wire.text(namesake.get("ContactNumber"))
+        if on_name_clash == NameClashRule.LINK_EXISTING and not other_id:
+            return self._link_contact(namesake, customer)
+        if on_name_clash == NameClashRule.DISAMBIGUATE:
+            tag = customer.identifier.strip() or customer.psa_id
+            distinct = f"{customer.name.strip()} ({tag})"[:CONTACT_NAME_LIMIT]
+            clash = self._active_contact_named(distinct)
+            if clash is None:
+                return self._create_contact(customer, distinct)
+            namesake, name = clash, distinct
+            other_id = wire.text(clash.get("ContactNumber"))
+        raise self._name_clash(customer, namesake, name, other_id, on_name_clash)
+
+    def _contact_by_psa_id(self, psa_id: str) -> Mapping[str, Any] | None:
+        rows = self.client.get_records(
+            "Contacts",
+            params={"where": f"ContactNumber=={wire.quoted(psa_id)}", "includeArchived": "true"},
+        )
+        matches = [row for row in rows if wire.text(row.get("ContactNumber")) == psa_id]
+        # Xero keeps contact numbers unique, but an archived twin must not win over a live one.
+        matches.sort(key=lambda row: wire.text(row.get("ContactStatus") or "ACTIVE") != "ACTIVE")
+        return matches[0] if matches else None
+
+    def _active_contact_named(self, name: str) -> Mapping[str, Any] | None:
+        rows = self.client.get_records("Contacts", params={"where": f"Name=={wire.quoted(name)}"})
+        wanted = name.casefold()
+        for row in rows:
+            if wire.text(row.get("ContactStatus") or "ACTIVE") != "ACTIVE":
+                continue  # Xero's names are unique among active contacts only
+            if wire.text(row.get("Name")).strip().casefold() == wanted:
+                return row
+        return None
+
+    def _create_contact(self, customer: Customer, name: str) -> LedgerCustomer:
+        contact: dict[str, Any] = {"Name": name, "ContactNumber": customer.psa_id}
+        optional = {
+            "AccountNumber": customer.account_number,
+            "EmailAddress": customer.email,
+            "TaxNumber": customer.tax_id,
+            "DefaultCurrency": customer.currency,
+        }
+        contact.update({key: value for key, value in optional.items() if value})
+        address = customer.address
+        if any(vars(address).values()):
+            contact["Addresses"] = [
+                {
+                    "AddressType": "POBOX",  # Xero's postal (billing) address
+                    "AddressLine1": address.line1,
+                    "AddressLine2": address.line2,
+                    "City": address.city,
+                    "Region": address.region,
+                    "PostalCode": address.postal_code,
+                    "Country": address.country,
+                }
+            ]
+        if customer.phone:
+            contact["Phones"] = [{"PhoneType": "DEFAULT", "PhoneNumber": customer.phone}]
+        key = idempotency_key([customer.psa_id, name], prefix="lb-contact")
+        try:
+            created = self.client.put_one("Contacts", contact, idempotency_key=key)
+        except ConnectorError as error:
+            # The answer was lost, or another worker made the contact a moment ago: it carries
+            # the PSA id, so look before anything else.
+            raced = error.kind == ErrorKind.VALIDATION and hints.CONTACT_NUMBER_TAKEN.matches(
+                error.message.lower()
+            )
+            if error.kind != ErrorKind.UNCERTAIN and not raced:
+                raise
+            found = self._contact_by_psa_id(customer.psa_id)
+            if found is None:
+                raise
+            return _customer(found, "found" if raced else "created", psa_id=customer.psa_id)
+        return _customer(created, "created", psa_id=customer.psa_id)
+
+    def _link_contact(self, contact: Mapping[str, Any], customer: Customer) -> LedgerCustomer:
+        contact_id = wire.text(contact.get("ContactID"))
+        # Writing the same contact number twice is harmless, so the transport may retry.
+        body = self.client.request(
+            "POST",
+            f"Contacts/{contact_id}",
+            json={"Contacts": [{"ContactID": contact_id, "ContactNumber": customer.psa_id}]},
+            idempotent=True,
+        )
+        rows = self.client.records_of(body, "Contacts")
+        messages = wire.validation_messages(rows[0]) if rows else []
+        if messages:
+            raise ConnectorError(
+                ErrorKind.VALIDATION,
+                f"Xero refused to link the contact '{wire.text(contact.get('Name'))}': "
+                + " ".join(messages),
+                hint=hints.hint_for(messages),
+                vendor_detail=" ".join(messages)[:2000],
+            )
+        return _customer(rows[0] if rows else contact, "linked", psa_id=customer.psa_id)
+
+    def _name_clash(
+        self,
+        customer: Customer,
+        namesake: Mapping[str, Any],
+        name: str,
+        other_id: str,
+        rule: NameClashRule,
+    ) -> ConnectorError:
+        holder = (
+            f"linked to another PSA customer (id {other_id})"
+            if other_id
+            else "not linked to any PSA customer"
+        )
+        message = (
+            f"The PSA customer '{customer.name}' (id {customer.psa_id}) has the same name as "
+            f"the Xero contact '{wire.text(namesake.get('Name')) or name}', which is {holder}."
+        )
+        if rule == NameClashRule.LINK_EXISTING:
+            hint = (
+                "LedgerBridge links a same-named contact only if no other PSA customer uses it. "
+                "Rename one of the two customers in the PSA, or choose 'add the PSA identifier "
+                "to the name' for name clashes under Company → Settings → Customers."
+            )
+        elif rule == NameClashRule.DISAMBIGUATE:
+            hint = (
+                "Even the name with the PSA identifier added is taken in Xero. Rename the "
+                "customer in the PSA or the contact in Xero, then sync again."
+            )
+        else:
+            hint = (
+                "If they are the same customer, link them under Company → Customers (or choose "
+                "'link the existing contact' for name clashes under Company → Settings → "
+                "Customers). If not, rename one of them, or choose 'add the PSA identifier to "
+                "the name'."
+            )
+        return ConnectorError(
+            ErrorKind.VALIDATION,
+            message,
+            hint=hint,
+            vendor_detail=f"ContactID {wire.text(namesake.get('ContactID'))}",
+        )
+
+    # -- items -----------------------------------------------------------------------------
+
+    def ensure_item(
+        self,
+        product: Product,
+        *,
+        policy: ProductIdPolicy = ProductIdPolicy.FAIL,
+        mapped_code: str = "",
+        income_account_code: str = "",
+    ) -> LedgerItem:
+        code = item_code_for(product, policy, mapped_code)
+        existing = self._item_with_code(code)
+        if existing is not None:
+            return existing
+        name = (product.description.strip() or product.identifier.strip())[:ITEM_NAME_LIMIT]
+        item: dict[str, Any] = {"Code": code, "Name": name or code, "IsSold": True}
+        if product.description:
+            item["Description"] = product.description[:4000]
+        sales: dict[str, Any] = {}
+        if product.unit_price is not None:
+            sales["UnitPrice"] = product.unit_price
+        if income_account_code:
+            sales["AccountCode"] = income_account_code
+        if sales:
+            item["SalesDetails"] = sales
+        key = idempotency_key([code, product.psa_id], prefix="lb-item")
+        try:
+            return _item(self.client.put_one("Items", item, idempotency_key=key))
+        except ConnectorError as error:
+            if error.kind != ErrorKind.UNCERTAIN:
+                raise
+            found = self._item_with_code(code)
+            if found is None:
+                raise
+            return found
+
+    def _item_with_code(self, code: str) -> LedgerItem | None:
+        rows = self.client.get_records("Items", params={"where": f"Code=={wire.quoted(code)}"})
+        wanted = code.casefold()
+        for row in rows:
+            if wire.text(row.get("Code")).casefold() == wanted:
+                return _item(row)
+        return None
+
+    # -- documents -------------------------------------------------------------------------
+
+    def post_documents(self, documents: Sequence[PostableDocument]) -> list[PostResult]:
+        results: list[PostResult | None] = [None] * len(documents)
+        numbers_seen: set[tuple[InvoiceKind, str]] = set()
+        groups: dict[InvoiceKind, list[int]] = {}
+        for index, document in enumerate(documents):
+            refusal = self._refuse_before_sending(document, numbers_seen)
+            if refusal is not None:
+                results[index] = PostResult(key=document.key, error=refusal)
+                continue
+            groups.setdefault(document.kind, []).append(index)
+        for kind, indexes in groups.items():
+            for start in range(0, len(indexes), self.batch_size):
+                chunk = indexes[start : start + self.batch_size]
+                outcomes = self._post_batch(_RESOURCES[kind], [documents[i] for i in chunk])
+                for index, outcome in zip(chunk, outcomes, strict=True):
+                    results[index] = outcome
+        return [result for result in results if result is not None]
+
+    def _refuse_before_sending(
+        self, document: PostableDocument, numbers_seen: set[tuple[InvoiceKind, str]]
+    ) -> ConnectorError | None:
+        label = _RESOURCES[document.kind].label
+        if document.number:
+            if (document.kind, document.number) in numbers_seen:
+                return ConnectorError(
+                    ErrorKind.VALIDATION,
+                    f"Two documents in one batch share the {label} number {document.number}.",
+                    hint=hints.INVOICE_NUMBER_TAKEN.hint,
+                )
+            numbers_seen.add((document.kind, document.number))
+        expected = expected_total(document)
+        if expected is not None and _cents(expected) != _cents(document.total):
+            return ConnectorError(
+                ErrorKind.VALIDATION,
+                f"The lines of {label} {document.number} add up to {_cents(expected)}, but the "
+                f"PSA's total is {_cents(document.total)}.",
+                hint=hints.LINE_TOTAL_MISMATCH.hint,
+            )
+        return None
+
+    def _post_batch(
+        self, resource: _Resource, documents: Sequence[PostableDocument]
+    ) -> list[PostResult]:
+        payload = [_document_payload(resource, document) for document in documents]
+        # The documents' keys, attempts and what is sent for each: a document re-sent after a
+        # fix (its mapping, or the contact in Xero) is a new request to Xero, not a replay of
+        # the old refusal or a clash ("…used with a different request").
+        key = idempotency_key(
+            [
+                f"{document.key}#{document.attempt}:"
+                f"{hashlib.sha256(encode_json(element)).hexdigest()}"
+                for document, element in zip(documents, payload, strict=True)
+            ],
+            prefix="lb-post",
+        )
+        try:
+            answers = self.client.put_batch(
+                resource.collection, payload, idempotency_key=key, params={"unitdp": 4}
+            )
+        except ConnectorError as error:
+            if error.kind == ErrorKind.UNCERTAIN:
+                return self._resolve_by_lookup(resource, documents, error)
+            return [PostResult(key=document.key, error=error) for document in documents]
+        if len(answers) != len(documents):
+            lost = ConnectorError(
+                ErrorKind.UNCERTAIN,
+                f"Xero answered {len(answers)} results for {len(documents)} {resource.label}s.",
+                hint="LedgerBridge looks each document up before trying again.",
+            )
+            return self._resolve_by_lookup(resource, documents, lost)
+
+        results: list[PostResult | None] = [None] * len(documents)
+        taken: list[int] = []
+        for index, (document, answer) in enumerate(zip(documents, answers, strict=True)):
+            messages = wire.validation_messages(answer)
+            failed = (
+                bool(messages)
+                or answer.get("HasErrors") is True
+                or wire.text(answer.get("StatusAttributeString")).upper() == "ERROR"
+            )
+            if not failed:
+                results[index] = PostResult(
+                    key=document.key,
+                    document=self._ledger_document(resource, answer),
+                    outcome="created",
+                )
+            elif hints.mentions(messages, hints.INVOICE_NUMBER_TAKEN) and document.number:
+                taken.append(index)
+            else:
+                results[index] = PostResult(
+                    key=document.key, error=_refusal(resource, document, messages)
+                )
+        if taken:
+            found = self._lookup_numbers(resource, [documents[i].number for i in taken])
+            for index in taken:
+                document = documents[index]
+                results[index] = self._settle_taken_number(
+                    resource, document, found, wire.validation_messages(answers[index])
+                )
+        return [result for result in results if result is not None]
+
+    def _settle_taken_number(
+        self,
+        resource: _Resource,
+        document: PostableDocument,
+        found: Mapping[str, _Found] | ConnectorError,
+        messages: Sequence[str],
+    ) -> PostResult:
+        """An earlier post of this very document is success; another document's number is not."""
+        if isinstance(found, Mapping):
+            earlier = found.get(document.number)
+            if earlier is not None and _same_document(earlier, document):
+                return PostResult(
+                    key=document.key, document=earlier.document, outcome="already_existed"
+                )
+        return PostResult(key=document.key, error=_refusal(resource, document, messages))
+
+    def _resolve_by_lookup(
+        self, resource: _Resource, documents: Sequence[PostableDocument], cause: ConnectorError
+    ) -> list[PostResult]:
+        """After a lost answer: what Xero holds is posted, the rest stays `uncertain`."""
+        numbered = [document.number for document in documents if document.number]
+        found = self._lookup_numbers(resource, numbered)
+        results: list[PostResult] = []
+        for document in documents:
+            earlier = found.get(document.number) if isinstance(found, Mapping) else None
+            if earlier is None:
+                results.append(PostResult(key=document.key, error=_uncertain(cause, found)))
+            elif _same_document(earlier, document):
+                results.append(
+                    PostResult(
+                        key=document.key, document=earlier.document, outcome="already_existed"
+                    )
+                )
+            else:
+                results.append(
+                    PostResult(
+                        key=document.key,
+                        error=_refusal(resource, document, ["Invoice # must be unique."]),
+                    )
+                )
+        return results
+
+    def _lookup_numbers(
+        self, resource: _Resource, numbers: Sequence[str]
+    ) -> dict[str, _Found] | ConnectorError:
+        """Documents Xero holds under these numbers (the live one where there are several)."""
+        found: dict[str, _Found] = {}
+        try:
+            for row in self._rows_numbered(resource, [n for n in numbers if n]):
+                number = wire.text(row.get(resource.number_field))
+                if number not in numbers or wire.text(row.get("Type")) not in (
+                    "",
+                    resource.type_code,
+                ):
+                    continue
+                candidate = self._found(resource, row)
+                held = found.get(number)
+                if held is None or held.document.status in _GONE_STATUSES:
+                    found[number] = candidate
+        except ConnectorError as error:
+            return error
+        return found
+
+    def _rows_numbered(
+        self, resource: _Resource, numbers: Sequence[str]
+    ) -> Iterator[Mapping[str, Any]]:
+        if resource.kind == InvoiceKind.INVOICE:
+            # `InvoiceNumbers=` takes a comma-separated list; a number with a comma goes alone.
+            listable = [n for n in numbers if "," not in n]
+            for start in range(0, len(listable), _NUMBERS_PER_LOOKUP):
+                chunk = listable[start : start + _NUMBERS_PER_LOOKUP]
+                yield from self.client.pages("Invoices", params={"InvoiceNumbers": ",".join(chunk)})
+            numbers = [n for n in numbers if "," in n]
+        for number in numbers:
+            where = f"{resource.number_field}=={wire.quoted(number)}"
+            yield from self.client.get_records(resource.collection, params={"where": where})
+
+    def find_document(
+        self, kind: InvoiceKind, *, number: str = "", reference: str = ""
+    ) -> LedgerDocument | None:
+        resource = _RESOURCES[kind]
+        if number:
+            found = self._lookup_numbers(resource, [number])
+            if isinstance(found, ConnectorError):
+                raise found
+            held = found.get(number)
+            return held.document if held is not None else None
+        if not reference:
+            return None
+        where = f'Type=="{resource.type_code}" AND Reference=={wire.quoted(reference)}'
+        rows = [
+            row
+            for row in self.client.get_records(resource.collection, params={"where": where})
+            if wire.text(row.get("Reference")) == reference
+        ]
+        rows.sort(key=lambda row: wire.text(row.get("Status")) in _GONE_STATUSES)
+        return self._ledger_document(resource, rows[0]) if rows else None
+
+    def _found(self, resource: _Resource, row: Mapping[str, Any]) -> _Found:
+        contact = row.get("Contact")
+        contact_id = wire.text(contact.get("ContactID")) if isinstance(contact, Mapping) else ""
+        return _Found(self._ledger_document(resource, row), contact_id)
+
+    def _ledger_document(self, resource: _Resource, row: Mapping[str, Any]) -> LedgerDocument:
+        ledger_id = wire.text(row.get(resource.id_field))
+        balance_field = "AmountDue" if resource.kind == InvoiceKind.INVOICE else "RemainingCredit"
+        return LedgerDocument(
+            ledger_id=ledger_id,
+            kind=resource.kind,
+            number=wire.text(row.get(resource.number_field)),
+            total=wire.money(row.get("Total")) or Decimal(0),
+            status=wire.text(row.get("Status")),
+            reference=wire.text(row.get("Reference")),
+            balance=wire.money(row.get(balance_field)),
+            url=f"{self.web_url}{resource.view_path}{ledger_id}" if ledger_id else "",
+            updated_at=wire.parse_datetime(row.get("UpdatedDateUTC")),
+        )
+
+    # -- payments, lock dates, connectivity ------------------------------------------------
+
+    def payments_since(self, cursor: datetime | None) -> Iterator[LedgerPayment]:
+        """Payments on sales invoices created or changed since `cursor`, oldest change first.
+
+        Xero's `If-Modified-Since` is inclusive and to the second, so a payment changed at the
+        cursor itself comes again; the engine's payment keys make that harmless. Deleted
+        payments (a payment is deleted, never edited, in Xero) come back flagged `reversed`.
+        """
+        rows = list(
+            self.client.pages(
+                "Payments",
+                params={"order": "UpdatedDateUTC ASC"},
+                modified_since=cursor,
+                page_size=MAX_PAGE_SIZE,
+            )
+        )
+        for row in wire.ordered_by_change(rows):
+            payment = _payment(row)
+            if payment is not None:
+                yield payment
+
+    def lock_dates(self) -> LockDates:
+        organisation = self._organisation()
+        return LockDates(
+            period_lock=wire.parse_date(organisation.get("PeriodLockDate")),
+            end_of_year_lock=wire.parse_date(organisation.get("EndOfYearLockDate")),
+        )
+
+    def _organisation(self) -> Mapping[str, Any]:
+        rows = self.client.get_records("Organisation", key="Organisations")
+        if not rows:
+            raise ConnectorError(
+                ErrorKind.TRANSIENT,
+                "Xero answered without the organisation's details.",
+                hint="This is usually a passing fault; the next run tries again.",
+            )
+        return rows[0]
+
+    def test_connectivity(self) -> ConnectivityReport:
+        """The organisation (sign-in and tenant), then a read of each resource the sync needs."""
+        findings: list[ConnectivityFinding] = []
+        try:
+            organisation = self._organisation()
+        except ConnectorError as error:
+            return ConnectivityReport(ok=False, findings=(_organisation_finding(error),))
+        details = {
+            key: wire.text(organisation.get(field))
+            for key, field in (
+                ("organisation", "Name"),
+                ("country", "CountryCode"),
+                ("base_currency", "BaseCurrency"),
+                ("version", "Version"),
+                ("short_code", "ShortCode"),
+            )
+            if organisation.get(field)
+        }
+        details["tenant_id"] = self.client.tenant_id
+        findings.append(
+            ConnectivityFinding(
+                kind="ok",
+                message=f"Connected to the Xero organisation '{details.get('organisation', '')}'.",
+            )
+        )
+        for resource, label, scope in _PROBES:
+            try:
+                self.client.get_records(resource, params={"page": 1, "pageSize": 1})
+            except ConnectorError as error:
+                if error.kind == ErrorKind.PERMISSION:
+                    findings.append(
+                        ConnectivityFinding(
+                            kind=ErrorKind.PERMISSION,
+                            message=f"LedgerBridge may not read {label} in this Xero "
+                            f"organisation: the connection lacks the {scope} permission.",
+                            hint="Reconnect Xero under Company → Connections and approve every "
+                            "permission Xero asks for.",
+                        )
+                    )
+                else:
+                    findings.append(
+                        ConnectivityFinding(kind=error.kind, message=error.message, hint=error.hint)
+                    )
+        lock = LockDates(
+            period_lock=wire.parse_date(organisation.get("PeriodLockDate")),
+            end_of_year_lock=wire.parse_date(organisation.get("EndOfYearLockDate")),
+        )
+        latest = max((d for d in (lock.period_lock, lock.end_of_year_lock) if d), default=None)
+        if latest is not None:
+            findings.append(
+                ConnectivityFinding(
+                    kind="warning",
+                    message=f"Xero refuses documents dated on or before {latest:%d %B %Y} "
+                    "(its lock date).",
+                    hint="Invoices dated in the locked period fail until the lock date moves.",
+                )
+            )
+        report = ConnectivityReport(ok=True, findings=tuple(findings), details=details)
+        if report.problems:
+            return ConnectivityReport(ok=False, findings=report.findings, details=details)
+        return report
+
+
+# -- payloads ------------------------------------------------------------------------------
+
+
+def _document_payload(resource: _Resource, document: PostableDocument) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "Type": resource.type_code,
+        "Contact": {"ContactID": document.customer_ledger_id},  # only the id: never edit it
+        "Date": wire.format_date(document.issued_on),
+        "LineAmountTypes": _LINE_AMOUNT_TYPES[document.line_amounts],
+        "Status": "AUTHORISED" if document.approve else "DRAFT",
+        "LineItems": [_line_payload(line) for line in document.lines],
+    }
+    if document.number:
+        payload[resource.number_field] = document.number
+    if document.due_on is not None:
+        payload["DueDate"] = wire.format_date(document.due_on)
+    if document.reference:
+        payload["Reference"] = document.reference
+    if document.currency:
+        payload["CurrencyCode"] = document.currency
+    if document.mark_sent:
+        payload["SentToContact"] = True
+    return payload
+
+
+def _line_payload(line: PostableLine) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "Description": line.description,
+        "Quantity": line.quantity,
+        "UnitAmount": line.unit_price,
+        "LineAmount": line.line_amount,
+    }
+    optional: dict[str, Any] = {
+        "AccountCode": line.account_code,
+        "TaxType": line.tax_code,
+        "TaxAmount": line.tax_amount,
+        "ItemCode": line.item_code,
+        "DiscountRate": line.discount_rate,
+    }
+    payload.update({key: value for key, value in optional.items() if value not in (None, "")})
+    if line.tracking:
+        payload["Tracking"] = [
+            {"Name": name, "Option": option} for name, option in line.tracking.items()
+        ]
+    return payload
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def _customer(
+    contact: Mapping[str, Any],
+    outcome: Literal["found", "linked", "created", "updated"],
+    *,
+    psa_id: str = "",
+) -> LedgerCustomer:
+    return LedgerCustomer(
+        ledger_id=wire.text(contact.get("ContactID")),
+        name=wire.text(contact.get("Name")),
+        psa_id=psa_id or wire.text(contact.get("ContactNumber")),
+        outcome=outcome,
+    )
+
+
+def _item(row: Mapping[str, Any]) -> LedgerItem:
+    sales = row.get("SalesDetails")
+    sales = sales if isinstance(sales, Mapping) else {}
+    return LedgerItem(
+        ledger_id=wire.text(row.get("ItemID")),
+        code=wire.text(row.get("Code")),
+        name=wire.text(row.get("Name")),
+        description=wire.text(row.get("Description")),
+        unit_price=wire.money(sales.get("UnitPrice")),
+        income_account_code=wire.text(sales.get("AccountCode")),
+        active=row.get("IsSold") is not False,
+    )
+
+
+# Payment types that are money received against a sales invoice.
+_SALES_PAYMENT_TYPES: Final = frozenset({"ACCRECPAYMENT"})
+
+
+def _payment(row: Mapping[str, Any]) -> LedgerPayment | None:
+    invoice = row.get("Invoice")
+    invoice = invoice if isinstance(invoice, Mapping) else {}
+    payment_type = wire.text(row.get("PaymentType"))
+    invoice_type = wire.text(invoice.get("Type"))
+    if payment_type not in _SALES_PAYMENT_TYPES and not (
+        not payment_type and invoice_type == "ACCREC"
+    ):
+        return None  # bills, refunds of credit notes, prepayments and the like
+    amount = wire.money(row.get("Amount"))
+    paid_on = wire.parse_date(row.get("Date"))
+    if amount is None or paid_on is None:
+        return None
+    return LedgerPayment(
+        ledger_id=wire.text(row.get("PaymentID")),
+        document_ledger_id=wire.text(invoice.get("InvoiceID")),
+        document_number=wire.text(invoice.get("InvoiceNumber")),
+        amount=amount,
+        paid_on=paid_on,
+        reference=wire.text(row.get("Reference")),
+        updated_at=wire.parse_datetime(row.get("UpdatedDateUTC")),
+        reversed=wire.text(row.get("Status")).upper() in _GONE_STATUSES,
+    )
+
+
+def _same_document(found: _Found, document: PostableDocument) -> bool:
+    """The document Xero holds is this one (same contact and total), not another's number."""
+    same_contact = not found.contact_id or found.contact_id == document.customer_ledger_id
+    return same_contact and _cents(found.document.total) == _cents(document.total)
+
+
+def _cents(amount: Decimal) -> Decimal:
+    return amount.quantize(_CENT)
+
+
+def _refusal(
+    resource: _Resource, document: PostableDocument, messages: Sequence[str]
+) -> ConnectorError:
+    text = " ".join(messages) or "no reason given"
+    number = f" {document.number}" if document.number else ""
+    return ConnectorError(
+        ErrorKind.VALIDATION,
+        f"Xero refused {resource.label}{number}: {text}",
+        hint=hints.hint_for(messages),
+        status=400,
+        vendor_detail=text[:2000],
+    )
+
+
+def _uncertain(cause: ConnectorError, lookup: object) -> ConnectorError:
+    if isinstance(lookup, ConnectorError):
+        why = " LedgerBridge could not look it up either; it looks again before resending."
+    else:
+        why = " Xero does not hold it, so the next run sends it again."
+    return ConnectorError(
+        ErrorKind.UNCERTAIN,
+        cause.message + why,
+        hint=cause.hint,
+        status=cause.status,
+        vendor_detail=cause.vendor_detail,
+    )
+
+
+def _organisation_finding(error: ConnectorError) -> ConnectivityFinding:
+    if error.kind == ErrorKind.AUTH:
+        return ConnectivityFinding(
+            kind=ErrorKind.AUTH,
+            message="Xero's sign-in for this organisation has expired or was revoked: "
+            + error.message,
+            hint="Reconnect Xero under Company → Connections.",
+        )
+    if error.kind == ErrorKind.PERMISSION:
+        return ConnectivityFinding(
+            kind=ErrorKind.PERMISSION,
+            message="This Xero organisation is no longer connected to LedgerBridge (or the "
+            "connection lacks the accounting.settings permission).",
+            hint="Reconnect Xero under Company → Connections, choose this organisation and "
+            "approve every permission Xero asks for.",
+        )
+    return ConnectivityFinding(kind=error.kind, message=error.message, hint=error.hint)
