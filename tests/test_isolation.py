@@ -65,6 +65,7 @@ class Contoso:
     security_key: Authenticator
     sync_run: Model | None = None
     sync_record: Model | None = None
+    exclusion_rule: Model | None = None
 
     def object_for(self, param: str, where: str) -> int | None:
         by_param: dict[str, Model] = {
@@ -78,6 +79,7 @@ class Contoso:
             "account_id": self.account,
             "run_id": self.sync_run,
             "record_id": self.sync_record,
+            "rule_id": self.exclusion_rule,
         }
         found = by_param.get(param)
         if found is None and param in ("pk", "id"):
@@ -145,6 +147,7 @@ def contoso(other_account: Account) -> Contoso:
     security_key = Authenticator.objects.create(
         user=user, type=Authenticator.Type.WEBAUTHN, data={"name": "Contoso key", "credential": {}}
     )
+    from ledgerbridge.companies.models import ExclusionRule
     from ledgerbridge.sync.models import SyncRecord, SyncRun
 
     sync_run = SyncRun.objects.create(company=company, trigger="manual")
@@ -169,6 +172,7 @@ def contoso(other_account: Account) -> Contoso:
         security_key,
         sync_run,
         sync_record,
+        ExclusionRule.objects.create(company=company, prefix="CONTOSO-PREFIX"),
     )
 
 

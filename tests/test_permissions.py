@@ -347,6 +347,12 @@ def a_sync_record(cast: Cast) -> int:
     return record.pk
 
 
+def an_exclusion_rule(cast: Cast) -> int:
+    from ledgerbridge.companies.models import ExclusionRule
+
+    return ExclusionRule.objects.create(company=cast.company, prefix="AGR").pk
+
+
 def the_account(cast: Cast) -> int:
     # An account staff may enter: refusing staff without a grant is the support tests' job.
     a_grant(cast)
@@ -383,6 +389,7 @@ OBJECT_FACTORIES: dict[str, Callable[[Cast], int]] = {
     "session_id": a_session,
     "run_id": a_sync_run,
     "record_id": a_sync_record,
+    "rule_id": an_exclusion_rule,
 }
 OBJECT_WORDS: list[tuple[str, Callable[[Cast], int]]] = [
     ("webauthn", a_security_key),

@@ -5,13 +5,24 @@ it is. Token refreshes live in `companies.tokens` (they also run from background
 """
 
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
 from ledgerbridge.accounts import access
-from ledgerbridge.companies.models import Company, ConnectionStatus, LedgerConnection
+from ledgerbridge.companies.models import (
+    Company,
+    CompanySettings,
+    ConnectionStatus,
+    ExclusionRule,
+    LedgerConnection,
+    Mapping,
+    MappingKind,
+)
 from ledgerbridge.companies.tokens import DbAccessTokens, not_connected_error
 from ledgerbridge.connectors.base import ConnectorError, ErrorKind
 from ledgerbridge.connectors.oauth import (
@@ -202,3 +213,148 @@ def _end_unlisted(connection: LedgerConnection, failed: ConnectorError) -> None:
                     "reason": reason,
                 },
             )
+
+
+# --- sync settings and mappings ------------------------------------------------------------
+
+SETTINGS_FIELDS = frozenset(
+    f.name
+    for f in CompanySettings._meta.get_fields()
+    if f.concrete and f.name not in ("id", "company", "updated_at")
+)
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CompanyActionError(
+            f"{name!r} is not a time zone LedgerBridge knows; use a name like "
+            "Australia/Sydney or America/New_York."
+        ) from None
+
+
+def do_save_settings(
+    request: HttpRequest, company: Company, changes: dict[str, Any]
+) -> CompanySettings:
+    """Create or change the company's sync settings. The locale is fixed once saved."""
+    unknown = set(changes) - SETTINGS_FIELDS
+    if unknown:
+        raise CompanyActionError(f"Unknown settings: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        current = CompanySettings.objects.select_for_update().filter(company=company).first()
+        if current is None:
+            if not changes.get("locale"):
+                raise CompanyActionError("Choose the company's locale (AU, NZ, UK, CA or US).")
+            current = CompanySettings(company=company)
+        elif "locale" in changes and changes["locale"] != current.locale:
+            raise CompanyActionError(
+                f"The locale is fixed once set (it is {current.locale}); create a new company "
+                "for another locale."
+            )
+        if "timezone" in changes:
+            _check_timezone(str(changes["timezone"]))
+        if "max_minor_adjustment" in changes and Decimal(changes["max_minor_adjustment"]) < 0:
+            raise CompanyActionError("The maximum minor adjustment cannot be negative.")
+        credential = changes.get("psa_credential")
+        if credential is not None and credential.account_id != company.account_id:
+            raise CompanyActionError("Those PSA credentials belong to another account.")
+        before = {name: getattr(current, name) for name in changes}
+        for name, value in changes.items():
+            setattr(current, name, value)
+        current.updated_at = clock.now()
+        current.full_clean(exclude=["company", "psa_credential"])
+        current.save()
+        changed = {name: str(value) for name, value in changes.items() if before.get(name) != value}
+        access.record(request, "company.settings_changed", target=company, details=changed)
+    return current
+
+
+@dataclass(frozen=True)
+class MappingChange:
+    kind: str
+    psa_value: str
+    ledger_value: str = ""
+    dimension: str = ""
+    psa_label: str = ""
+    ledger_label: str = ""
+    ledger_extra: str = ""
+
+
+def do_set_mappings(
+    request: HttpRequest, company: Company, changes: list[MappingChange]
+) -> list[Mapping]:
+    """Create or update mappings (clearing `ledger_value` and `ledger_extra` unmaps one)."""
+    kinds = set(MappingKind.values)
+    saved: list[Mapping] = []
+    with transaction.atomic():
+        for change in changes:
+            if change.kind not in kinds:
+                raise CompanyActionError(f"Unknown mapping kind {change.kind!r}.")
+            if not change.psa_value.strip():
+                raise CompanyActionError("A mapping needs the PSA value it maps.")
+            if (
+                change.kind == MappingKind.TRACKING
+                and change.ledger_value
+                and not (change.dimension and change.ledger_extra)
+            ):
+                raise CompanyActionError(
+                    "A tracking mapping needs the PSA dimension and the ledger category."
+                )
+            if change.kind == MappingKind.TERM and change.ledger_extra:
+                from ledgerbridge.sync.terms import TermsError, parse_xref
+
+                try:
+                    parse_xref(change.ledger_extra)
+                except TermsError as error:
+                    raise CompanyActionError(str(error)) from None
+            mapping, _ = Mapping.objects.update_or_create(
+                company=company,
+                kind=change.kind,
+                dimension=change.dimension,
+                psa_value=change.psa_value.strip(),
+                defaults={
+                    "psa_label": change.psa_label,
+                    "ledger_value": change.ledger_value.strip(),
+                    "ledger_label": change.ledger_label,
+                    "ledger_extra": change.ledger_extra.strip(),
+                    "updated_at": clock.now(),
+                },
+            )
+            saved.append(mapping)
+        access.record(
+            request, "company.mappings_changed", target=company, details={"count": len(saved)}
+        )
+    return saved
+
+
+def do_add_exclusion_rule(
+    request: HttpRequest, company: Company, *, prefix: str, mark_paid: bool = False
+) -> ExclusionRule:
+    prefix = prefix.strip()
+    if not prefix:
+        raise CompanyActionError("An exclusion rule needs the number prefix it matches.")
+    try:
+        with transaction.atomic():
+            rule = ExclusionRule.objects.create(
+                company=company, prefix=prefix, record_type="invoice", mark_paid=mark_paid
+            )
+            access.record(
+                request, "company.exclusion_rule_added", target=company, details={"prefix": prefix}
+            )
+    except IntegrityError:
+        raise CompanyActionError(
+            f"A rule for numbers starting {prefix!r} exists already."
+        ) from None
+    return rule
+
+
+def do_delete_exclusion_rule(request: HttpRequest, rule: ExclusionRule) -> None:
+    with transaction.atomic():
+        access.record(
+            request,
+            "company.exclusion_rule_deleted",
+            target=rule.company,
+            details={"prefix": rule.prefix},
+        )
+        rule.delete()

@@ -19,6 +19,7 @@ class NavItem:
 # The main navigation, shown only to those who may open each page.
 MAIN_NAV = [
     NavItem("Dashboard", "web:dashboard", Access.SIGNED_IN),
+    NavItem("Companies", "companies:list", Perm.VIEW_COMPANIES),
     NavItem("Users", "accounts:users", Perm.MANAGE_USERS),
     NavItem("Account", "accounts:account", Perm.EDIT_ACCOUNT),
     NavItem("Audit log", "accounts:audit-log", Perm.VIEW_AUDIT_LOG),
