@@ -199,3 +199,31 @@ def test_a_run_abandoned_by_a_dead_worker_is_closed_and_resumed(company: Company
     run.refresh_from_db()
     assert run.status == "failed" and "carries on" in run.error
     assert SyncRun.objects.filter(status="queued", trigger="retry").count() == 1
+
+
+def test_company_schedules_and_polls_queue_runs_when_due(company: Company) -> None:
+    from datetime import timedelta
+
+    from ledgerbridge.companies.models import CompanySettings
+    from ledgerbridge.core import clock
+    from ledgerbridge.sync.tasks import start_scheduled_runs
+
+    CompanySettings.objects.create(
+        company=company, locale="AU", schedule_minutes=60, poll_minutes=5
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("django.db.transaction.on_commit", lambda fn: None)
+        assert start_scheduled_runs() == 1
+        assert start_scheduled_runs() == 0  # the scheduled run is still queued
+        SyncRun.objects.update(status="succeeded")
+        assert start_scheduled_runs() == 1  # the poll's turn
+        SyncRun.objects.update(status="succeeded")
+        assert start_scheduled_runs() == 0  # neither is due yet
+        clock.set_now(clock.now() + timedelta(minutes=6))
+        assert start_scheduled_runs() == 1
+    triggers = list(SyncRun.objects.order_by("pk").values_list("trigger", "record_types"))
+    assert triggers == [
+        ("schedule", ["invoice", "payment"]),
+        ("poll", ["invoice"]),
+        ("poll", ["invoice"]),
+    ]

@@ -2,12 +2,13 @@
 
 from datetime import timedelta
 
+from django.db.models import Q
 from django.tasks import task
 
 from ledgerbridge.core import clock, leases
 from ledgerbridge.core.scheduler import due_work
 from ledgerbridge.sync import actions
-from ledgerbridge.sync.models import SyncRun
+from ledgerbridge.sync.models import RecordType, SyncRun
 
 
 @task
@@ -50,3 +51,42 @@ def resume_abandoned_runs() -> int:
             actions.request_run(run.company, trigger=SyncRun.Trigger.RETRY)
             count += 1
     return count
+
+
+@due_work("sync.company_schedules", every=timedelta(minutes=1))
+def start_scheduled_runs() -> int:
+    """Queue each company's scheduled full sync and its frequent poll for newly closed invoices
+    when they are due and the company has nothing queued or running."""
+    from ledgerbridge.companies.models import CompanySettings
+
+    now = clock.now()
+    started = 0
+    busy = set(
+        SyncRun.objects.filter(
+            status__in=(SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
+        ).values_list("company_id", flat=True)
+    )
+    due_settings = CompanySettings.objects.select_related("company").filter(
+        Q(schedule_minutes__gt=0) | Q(poll_minutes__gt=0)
+    )
+    for settings in due_settings:
+        if settings.company_id in busy:
+            continue
+        plans = (
+            (SyncRun.Trigger.SCHEDULE, settings.schedule_minutes, RecordType.values),
+            (SyncRun.Trigger.POLL, settings.poll_minutes, [RecordType.INVOICE]),
+        )
+        for trigger, minutes, record_types in plans:
+            if not minutes:
+                continue
+            last = (
+                SyncRun.objects.filter(company_id=settings.company_id, trigger=trigger)
+                .order_by("-created_at")
+                .values_list("created_at", flat=True)
+                .first()
+            )
+            if last is None or now - last >= timedelta(minutes=minutes):
+                actions.request_run(settings.company, trigger=trigger, record_types=record_types)
+                started += 1
+                break  # one run per company per sweep; the other waits for the next minute
+    return started
