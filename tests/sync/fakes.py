@@ -78,6 +78,7 @@ def make_invoice(
 
 class FakePsa:
     label = "FakePSA"
+    tracks_payment_amounts = True
 
     def __init__(self, invoices: Sequence[Invoice] = ()) -> None:
         self.invoices = {inv.psa_id: inv for inv in invoices}
@@ -113,7 +114,9 @@ class FakePsa:
             acknowledged=done,
         )
 
-    def record_payment(self, invoice: InvoiceRef, payment: Payment, key: str) -> PaymentResult:
+    def record_payment(
+        self, invoice: InvoiceRef, payment: Payment, key: str, *, paid_in_full: bool | None = None
+    ) -> PaymentResult:
         self.payment_calls += 1
         if key in self.payments:
             return PaymentResult(outcome="already_existed", psa_payment_id=key)

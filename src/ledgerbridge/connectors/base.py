@@ -296,6 +296,9 @@ class PsaSource(Protocol):
     """
 
     label: str  # the vendor as the admin knows it: "ConnectWise", "Autotask"
+    # False for a PSA that keeps only *that* an invoice was paid (Autotask's paid date), not
+    # the amounts: the engine then tells it when the ledger holds the invoice settled.
+    tracks_payment_amounts: bool
 
     def list_postable_invoices(
         self, *, since: datetime | None = None, thru: datetime | None = None
@@ -322,9 +325,16 @@ class PsaSource(Protocol):
         ...
 
     def record_payment(
-        self, invoice: InvoiceRef, payment: Payment, idempotency_key: str
+        self,
+        invoice: InvoiceRef,
+        payment: Payment,
+        idempotency_key: str,
+        *,
+        paid_in_full: bool | None = None,
     ) -> PaymentResult:
-        """Record a payment on the invoice; a retry with the same key never pays twice."""
+        """Record a payment on the invoice; a retry with the same key never pays twice.
+
+        `paid_in_full` is the ledger's word that nothing is left to pay (None: not asked)."""
         ...
 
     def test_connectivity(self) -> ConnectivityReport: ...

@@ -16,6 +16,7 @@ The caller holds the company's lease (one run per company at a time) and builds 
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.connectors.base import (
@@ -300,7 +301,7 @@ class InvoiceSync:
             assert work.document is not None
             row = rows[work.document.key]
             if row.state == OutboundWrite.State.SUCCEEDED:
-                self._posted(work, _stored(row, work.document), outcome="already_existed")
+                self._posted(work, self._written(work, row), outcome="already_existed")
             elif row.state in writelog.NEEDS_LOOKUP:
                 if not self._resolved_by_lookup(work, row):
                     sendable.append(work)
@@ -358,6 +359,23 @@ class InvoiceSync:
         self._posted(work, found, outcome="already_existed")
         return True
 
+    def _written(self, work: _Work, row: OutboundWrite) -> LedgerDocument:
+        """The document an earlier, confirmed write made. A record that already names it was
+        held back for a total that differed from the PSA's: read it again, as the admin may
+        have corrected it in the ledger since."""
+        assert work.document is not None
+        if work.record.ledger_id:
+            try:
+                found = self.ctx.ledger.find_document(
+                    work.document.kind, number=work.record.ledger_number or work.document.number
+                )
+            except ConnectorError as error:
+                self._stop_if_connection(error, self.ctx.ledger.label)
+                found = None
+            if found is not None:
+                return found
+        return _stored(row, work.document)
+
     def _record_result(self, work: _Work, row: OutboundWrite, result: PostResult) -> None:
         if result.document is not None:
             written = writelog.Written(result.document.ledger_id, result.document.number)
@@ -382,11 +400,17 @@ class InvoiceSync:
 
     def _posted(self, work: _Work, document: LedgerDocument, *, outcome: str) -> None:
         record = work.record
-        record.state = State.POSTED
         record.ledger_id, record.ledger_number = document.ledger_id, document.number
         record.ledger_url = document.url
-        record.error_class = record.error_message = record.error_hint = ""
         record.posted_at = record.posted_at or clock.now()
+        expected = work.document.total if work.document is not None else record.total
+        if expected is not None and document.total != expected:
+            # In the ledger (and never posted again), but the books disagree: the PSA is not
+            # marked until the totals agree or the admin accepts the ledger's figure.
+            self._fail(record, ErrorClass.VALIDATION, *_total_differs(self.ctx, document, expected))
+            return
+        record.state = State.POSTED
+        record.error_class = record.error_message = record.error_hint = ""
         self._save(record)
         self.ctx.count("posted" if outcome == "created" else "found_posted")
 
@@ -454,6 +478,24 @@ def _product_of(identifier: str, line: InvoiceLine | None) -> Product:
         unit_price=line.unit_price,
         taxable=line.taxable,
     )
+
+
+def _total_differs(
+    context: SyncContext, document: LedgerDocument, expected: Decimal
+) -> tuple[str, str]:
+    label = context.ledger.label
+    what = "credit note" if document.kind == InvoiceKind.CREDIT_NOTE else "invoice"
+    message = (
+        f"{label} holds {what} {document.number} with a total of {document.total}, but the "
+        f"{context.source.label} total is {expected} (a difference of "
+        f"{document.total - expected})."
+    )
+    hint = (
+        f"It is in {label} once and will not be posted again. Correct it there (often the "
+        f"tax: {label} worked out its own instead of the {context.source.label} tax) and "
+        "retry, or accept the ledger's figure with 'Mark posted'."
+    )
+    return message, hint
 
 
 def _stored(row: OutboundWrite, document: PostableDocument) -> LedgerDocument:

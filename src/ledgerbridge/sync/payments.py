@@ -15,6 +15,7 @@ from ledgerbridge.connectors.base import (
     InvoiceRef,
     LedgerPayment,
     Payment,
+    PaymentResult,
     SourceIds,
 )
 from ledgerbridge.core import clock, writelog
@@ -100,8 +101,10 @@ class PaymentSync:
             method=payment.method,
         )
 
+        options = self._settling(record, payment)
+
         def send() -> writelog.Written:
-            result = self.ctx.source.record_payment(ref, money, key)
+            result = self._record_payment(ref, money, key, **options)
             return writelog.Written(result.psa_payment_id)
 
         try:
@@ -132,11 +135,37 @@ class PaymentSync:
         self.ctx.count("payments_applied")
         return True
 
+    def _settling(self, record: SyncRecord, payment: LedgerPayment) -> dict[str, bool]:
+        """For a PSA that records only "paid in full" (Autotask's paid date): whether the
+        ledger now holds the invoice settled, so the last of several instalments marks it."""
+        if self.ctx.source.tracks_payment_amounts or payment.amount >= (record.total or 0):
+            return {}
+        try:
+            document = self.ctx.ledger.find_document(
+                InvoiceKind(record.kind or InvoiceKind.INVOICE),
+                number=record.ledger_number or record.number,
+            )
+        except ConnectorError as error:
+            if error.kind in RUN_STOPPING_KINDS:
+                raise RunStoppedError(f"{self.ctx.ledger.label}: {error.message}") from error
+            return {}
+        if document is None or document.balance is None:
+            return {}
+        return {"paid_in_full": document.balance == 0}
+
+    def _record_payment(
+        self, ref: InvoiceRef, money: Payment, key: str, paid_in_full: bool | None = None
+    ) -> PaymentResult:
+        return self.ctx.source.record_payment(ref, money, key, paid_in_full=paid_in_full)
+
     def _record_for(self, payment: LedgerPayment) -> SyncRecord | None:
         records = SyncRecord.objects.filter(
             company_id=self.ctx.company_id, record_type=RecordType.INVOICE, state__in=POSTED_STATES
         )
-        found = records.filter(ledger_id=payment.document_ledger_id).first()
+        # Payments settle invoices; QuickBooks numbers invoices and credit memos apart, so a
+        # credit note may share the invoice's ledger id.
+        same_id = records.filter(ledger_id=payment.document_ledger_id)
+        found = same_id.filter(kind=InvoiceKind.INVOICE.value).first() or same_id.first()
         if found is None and payment.document_number:
             found = records.filter(number=payment.document_number, ledger_id="").first()
         return found
@@ -151,3 +180,4 @@ class PaymentSync:
         run.progress = {**run.progress, RecordType.PAYMENT.value: {"done": done, "total": done}}
         run.counts = dict(self.ctx.counts)
         SyncRun.objects.filter(pk=run.pk).update(progress=run.progress, counts=run.counts)
+

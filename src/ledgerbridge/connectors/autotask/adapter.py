@@ -92,6 +92,7 @@ class AutotaskSource:
     """One Autotask connection as the sync engine reads it."""
 
     label = "Autotask"
+    tracks_payment_amounts = False  # only the invoice's paidDate
 
     def __init__(
         self,

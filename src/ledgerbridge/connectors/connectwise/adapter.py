@@ -76,6 +76,7 @@ class ConnectWiseSource:
     """One ConnectWise connection as the sync engine reads it."""
 
     label = "ConnectWise"
+    tracks_payment_amounts = True
 
     def __init__(
         self,
@@ -293,7 +294,12 @@ class ConnectWiseSource:
     # -- payments --------------------------------------------------------------------------
 
     def record_payment(
-        self, invoice: InvoiceRef, payment: Payment, idempotency_key: str
+        self,
+        invoice: InvoiceRef,
+        payment: Payment,
+        idempotency_key: str,
+        *,
+        paid_in_full: bool | None = None,
     ) -> PaymentResult:
         """Apply a payment to the invoice, once.
 
