@@ -180,4 +180,3 @@ class PaymentSync:
         run.progress = {**run.progress, RecordType.PAYMENT.value: {"done": done, "total": done}}
         run.counts = dict(self.ctx.counts)
         SyncRun.objects.filter(pk=run.pk).update(progress=run.progress, counts=run.counts)
-
