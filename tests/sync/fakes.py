@@ -115,7 +115,13 @@ class FakePsa:
         )
 
     def record_payment(
-        self, invoice: InvoiceRef, payment: Payment, key: str, *, paid_in_full: bool | None = None
+        self,
+        invoice: InvoiceRef,
+        payment: Payment,
+        key: str,
+        *,
+        paid_in_full: bool | None = None,
+        recorded_ids: Sequence[str] = (),
     ) -> PaymentResult:
         self.payment_calls += 1
         if key in self.payments:

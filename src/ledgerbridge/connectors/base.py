@@ -331,10 +331,14 @@ class PsaSource(Protocol):
         idempotency_key: str,
         *,
         paid_in_full: bool | None = None,
+        recorded_ids: Sequence[str] = (),
     ) -> PaymentResult:
         """Record a payment on the invoice; a retry with the same key never pays twice.
 
-        `paid_in_full` is the ledger's word that nothing is left to pay (None: not asked)."""
+        `paid_in_full` is the ledger's word that nothing is left to pay (None: not asked).
+        `recorded_ids` are the PSA payment ids LedgerBridge already recorded on this invoice for
+        *other* ledger payments: a lookup for this one must never mistake one of them for it
+        (two equal instalments on one day are two payments)."""
         ...
 
     def test_connectivity(self) -> ConnectivityReport: ...

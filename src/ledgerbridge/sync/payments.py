@@ -104,7 +104,7 @@ class PaymentSync:
         options = self._settling(record, payment)
 
         def send() -> writelog.Written:
-            result = self._record_payment(ref, money, key, **options)
+            result = self._record_payment(ref, money, key, **options, record=record)
             return writelog.Written(result.psa_payment_id)
 
         try:
@@ -154,9 +154,22 @@ class PaymentSync:
         return {"paid_in_full": document.balance == 0}
 
     def _record_payment(
-        self, ref: InvoiceRef, money: Payment, key: str, paid_in_full: bool | None = None
+        self,
+        ref: InvoiceRef,
+        money: Payment,
+        key: str,
+        paid_in_full: bool | None = None,
+        *,
+        record: SyncRecord,
     ) -> PaymentResult:
-        return self.ctx.source.record_payment(ref, money, key, paid_in_full=paid_in_full)
+        ours = SyncedPayment.objects.filter(record=record).exclude(psa_payment_id="")
+        return self.ctx.source.record_payment(
+            ref,
+            money,
+            key,
+            paid_in_full=paid_in_full,
+            recorded_ids=list(ours.values_list("psa_payment_id", flat=True)),
+        )
 
     def _record_for(self, payment: LedgerPayment) -> SyncRecord | None:
         records = SyncRecord.objects.filter(

@@ -189,12 +189,6 @@ def test_lost_psa_replies_never_pay_twice(
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="ConnectWiseSource.record_payment takes any payment of the same amount on the same "
-    "day as its own (ConnectWise payments carry no reference), so a second, equal instalment "
-    "is answered 'already_existed' and never reaches ConnectWise.",
-)
 def test_two_equal_instalments_on_one_day_both_reach_connectwise(
     make_harness: HarnessFactory,
 ) -> None:

@@ -459,6 +459,7 @@ class AutotaskSource:
         idempotency_key: str,
         *,
         paid_in_full: bool | None = None,
+        recorded_ids: Sequence[str] = (),
     ) -> PaymentResult:
         """Set `paidDate` when the invoice is settled. Autotask stores no payment amounts.
 

@@ -300,6 +300,7 @@ class ConnectWiseSource:
         idempotency_key: str,
         *,
         paid_in_full: bool | None = None,
+        recorded_ids: Sequence[str] = (),
     ) -> PaymentResult:
         """Apply a payment to the invoice, once.
 
@@ -315,7 +316,7 @@ class ConnectWiseSource:
                 f"{invoice.number or invoice.psa_id}: it must be positive, in whole cents.",
                 hint="Check the payment in the ledger.",
             )
-        found = self._matching_payment(invoice_id, payment)
+        found = self._matching_payment(invoice_id, payment, exclude=frozenset(recorded_ids))
         if found is not None:
             return _payment_result("already_existed", found)
         body = {
@@ -342,11 +343,16 @@ class ConnectWiseSource:
             ) from error
         return _payment_result("created", created)
 
-    def _matching_payment(self, invoice_id: int, payment: Payment) -> Record | None:
+    def _matching_payment(
+        self, invoice_id: int, payment: Payment, *, exclude: frozenset[str] = frozenset()
+    ) -> Record | None:
         day = payment.paid_on.isoformat()
         for row in self.client.iter_invoice_payments(invoice_id):
             if row.get("credit"):
                 continue  # a credit memo applied, not money received
+            if as_str(row.get("id")) in exclude:
+                continue  # recorded for another ledger payment
+
             same_amount = _opt_money(row.get("amount")) == payment.amount
             if same_amount and str(row.get("paymentDate") or "")[:10] == day:
                 return row
