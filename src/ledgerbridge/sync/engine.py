@@ -229,7 +229,14 @@ class InvoiceSync:
                 applies_to_ledger_id=self._original_invoice(invoice),
             )
             customer_id = self._customer(invoice)
-            items = self._ensure_items(invoice, work.prepared)
+            try:
+                items = self._ensure_items(invoice, work.prepared)
+            except ConnectorError as error:
+                if error.kind != ErrorKind.VALIDATION:
+                    raise
+                # A product the ledger cannot take as it is (an id too long for its item
+                # codes): fixed by a mapping or the product id policy, so filed as one.
+                raise RecordError(ErrorClass.MAPPING, error.message, error.hint) from error
         except RecordError as problem:
             self._fail(record, problem.error_class, problem.message, problem.hint)
             return False

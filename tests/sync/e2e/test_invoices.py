@@ -210,6 +210,7 @@ def test_long_product_ids_fail_with_a_hint_until_the_admin_lets_them_be_shortene
     failed = list(SyncRecord.objects.filter(company=harness.company, state="failed"))
     assert failed, "the ConnectWise catalog has ids longer than Xero's 30-character codes"
     for record in failed:
+        assert record.error_class == "mapping"  # fixed by a mapping or the id policy
         assert "Xero item codes allow 30" in record.error_message
         assert "shorten" in record.error_hint
     assert harness.problems(before) == []
