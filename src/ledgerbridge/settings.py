@@ -295,6 +295,9 @@ if TASKS_BACKEND not in _TASK_BACKENDS:
         f"LEDGERBRIDGE_TASKS={TASKS_BACKEND!r}: use one of {', '.join(_TASK_BACKENDS)}"
     )
 TASKS = {"default": _TASK_BACKENDS[TASKS_BACKEND]}
+# How long a sync run holds its company without renewing (it renews after every batch). A worker
+# killed mid-run blocks its company for at most this long; then the next run carries on.
+SYNC_LEASE_SECONDS = int(os.environ.get("LEDGERBRIDGE_SYNC_LEASE_SECONDS", "300"))
 # Every installed app's `tasks` module is imported by workers; these are extra ones (plugins,
 # test fixtures) so a Celery worker knows their tasks before the first message arrives.
 TASK_MODULES = envlist("LEDGERBRIDGE_TASK_MODULES", [])

@@ -67,7 +67,7 @@ def test_a_run_goes_from_queued_to_succeeded_with_counts(company: Company, wirin
 
 def test_one_run_per_company_at_a_time(company: Company, wiring: Wiring) -> None:
     ledger, build = wiring.ledger, wiring.build
-    leases.acquire(actions.lease_name(company.pk), "another-worker", actions.LEASE_TTL)
+    leases.acquire(actions.lease_name(company.pk), "another-worker", actions.lease_ttl())
     run = queued(company)
     with pytest.raises(actions.SyncBusyError):
         actions.execute_run(run.pk, build_context=build)
@@ -181,7 +181,7 @@ def test_waiting_runs_are_handed_to_a_worker_again_once_the_company_is_free(
 
     run = queued(company)
     SyncRun.objects.filter(pk=run.pk).update(created_at=clock.now() - timedelta(minutes=2))
-    leases.acquire(actions.lease_name(company.pk), "busy-worker", actions.LEASE_TTL)
+    leases.acquire(actions.lease_name(company.pk), "busy-worker", actions.lease_ttl())
     assert requeue_waiting_runs() == 0
     leases.release(actions.lease_name(company.pk), "busy-worker")
     assert requeue_waiting_runs() == 1

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 
 from ledgerbridge.accounts.models import User
@@ -21,7 +22,10 @@ from ledgerbridge.sync.payments import PaymentSync
 
 logger = logging.getLogger(__name__)
 
-LEASE_TTL = timedelta(minutes=5)
+
+def lease_ttl() -> timedelta:
+    return timedelta(seconds=settings.SYNC_LEASE_SECONDS)
+
 
 type ContextBuilder = Callable[[Company, SyncRun], SyncContext]
 
@@ -69,7 +73,7 @@ def execute_run(run_id: int, *, build_context: ContextBuilder | None = None) -> 
         return run
     company = run.company
     holder = f"run:{run.pk}:{uuid.uuid4().hex[:8]}"
-    if not leases.acquire(lease_name(company.pk), holder, LEASE_TTL):
+    if not leases.acquire(lease_name(company.pk), holder, lease_ttl()):
         raise SyncBusyError(f"Another sync of {company.name} is running.")
     try:
         if run.cancel_requested:
@@ -84,7 +88,7 @@ def execute_run(run_id: int, *, build_context: ContextBuilder | None = None) -> 
             return run
 
         def keep_lease() -> None:
-            if not leases.renew(lease_name(company.pk), holder, LEASE_TTL):
+            if not leases.renew(lease_name(company.pk), holder, lease_ttl()):
                 raise RunStoppedError("This run lost its hold on the company to another worker.")
 
         try:
