@@ -478,3 +478,18 @@ def test_a_budget_that_cannot_start_in_time_is_rate_limited(sleep: FakeSleep) ->
     assert caught.value.kind is ErrorKind.RATE_LIMITED
     assert caught.value.retry_at == T0 + timedelta(hours=1)
     assert script.requests == []
+
+
+def test_a_form_body_is_sent_url_encoded() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    with VendorTransport(vendor="Test", transport=httpx.MockTransport(handler)) as http:
+        http.request("POST", "http://vendor.test/token", form={"grant_type": "refresh_token"})
+        with pytest.raises(ValueError, match="not both"):
+            http.request("POST", "http://vendor.test/token", form={"a": "1"}, json={"b": 2})
+    assert seen[0].headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert seen[0].content == b"grant_type=refresh_token"

@@ -13,7 +13,6 @@ import pytest
 from ledgerbridge.connectors.base import ConnectorError, ErrorKind
 from ledgerbridge.connectors.http import ApiCall
 from ledgerbridge.connectors.oauth import (
-    FORM,
     LedgerOAuth,
     OAuthApp,
     OAuthError,
@@ -153,7 +152,7 @@ def test_token_calls_are_form_posts_with_basic_client_auth(
     signed_in(sim, oauth)
 
     token_request = seen[0]
-    assert token_request.headers["Content-Type"] == FORM
+    assert token_request.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert token_request.headers["Authorization"].startswith("Basic ")
     form = parse_qs(token_request.content.decode())
     assert form["grant_type"] == ["authorization_code"]

@@ -30,6 +30,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any, Self
+from urllib.parse import urlencode
 
 import httpx
 
@@ -259,17 +260,27 @@ class VendorTransport:
         *,
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
+        form: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
     ) -> httpx.Response:
-        """Send one request (retrying where safe); a 2xx/3xx response or a `ConnectorError`."""
+        """Send one request (retrying where safe); a 2xx/3xx response or a `ConnectorError`.
+
+        The body is `json` (Decimal-exact JSON) or `form` (`application/x-www-form-urlencoded`,
+        as OAuth token endpoints take it)."""
         method = method.upper()
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
-        content = encode_json(json) if json is not None else None
+        if json is not None and form is not None:
+            raise ValueError("send a JSON body or a form, not both")
         request_headers = dict(headers or {})
-        if content is not None:
+        content: bytes | None = None
+        if json is not None:
+            content = encode_json(json)
             request_headers.setdefault("Content-Type", "application/json")
+        elif form is not None:
+            content = urlencode({str(k): str(v) for k, v in form.items()}).encode()
+            request_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         attempt = 0
         while True:
             attempt += 1

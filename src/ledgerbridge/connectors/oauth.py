@@ -39,7 +39,6 @@ from ledgerbridge.connectors.http import (
 )
 from ledgerbridge.core import clock
 
-FORM = "application/x-www-form-urlencoded"
 VENDOR_NAMES = {"xero": "Xero", "qbo": "QuickBooks"}
 # QuickBooks answers below minor version 75 as 75 since 2025-08 (accounting-apis.md §2.2).
 QBO_MINOR_VERSION = 75
@@ -146,36 +145,15 @@ class OAuthError(ConnectorError):
         return self.error == "invalid_grant"
 
 
-class FormBodyTransport(httpx.BaseTransport):
-    """Sends JSON-object bodies marked as form posts as `application/x-www-form-urlencoded`.
+class _Borrowed(httpx.BaseTransport):
+    """A transport handed in (the in-process simulator) is shared: closing a call's client
+    must not close it."""
 
-    `VendorTransport` speaks JSON bodies, but OAuth token and revocation endpoints take form
-    bodies (RFC 6749 §4.1.3, §6; RFC 7009 §2.1). A request whose Content-Type says "form" is
-    re-encoded here, below the retries, budgets and logging the transport keeps.
-    """
-
-    def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
-        # A transport handed in (the in-process simulator) is shared: only our own is closed.
-        self._owned = inner is None
-        self._inner = inner or httpx.HTTPTransport()
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.headers.get("Content-Type", "").startswith(FORM):
-            fields = json.loads(request.read() or b"{}")
-            body = urlencode({str(key): str(value) for key, value in fields.items()}).encode()
-            headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
-            request = httpx.Request(
-                request.method,
-                request.url,
-                headers=headers,
-                content=body,
-                extensions=request.extensions,
-            )
         return self._inner.handle_request(request)
-
-    def close(self) -> None:
-        if self._owned:
-            self._inner.close()
 
 
 def _classify_token_refusal(vendor: str) -> Classifier:
@@ -301,11 +279,7 @@ class LedgerOAuth:
             if self.app.system == "xero":
                 # Xero: RFC 7009 form post.
                 http.request(
-                    "POST",
-                    self.app.revoke_url,
-                    json={"token": refresh_token},
-                    headers={"Content-Type": FORM},
-                    idempotent=True,
+                    "POST", self.app.revoke_url, form={"token": refresh_token}, idempotent=True
                 )
             else:
                 # Intuit's revoke endpoint takes a JSON body {"token": …} with Basic auth.
@@ -324,8 +298,8 @@ class LedgerOAuth:
             response = http.request(
                 "POST",
                 self.app.token_url,
-                json=dict(form),
-                headers={"Content-Type": FORM, "Accept": "application/json"},
+                form=form,
+                headers={"Accept": "application/json"},
                 idempotent=idempotent,
             )
             body = http.decode(response)
@@ -448,7 +422,7 @@ class LedgerOAuth:
             detailed_logging=self._detailed_logging,
             classify=classify,
             secrets=(self.app.client_secret, *secrets),
-            transport=FormBodyTransport(self._transport),
+            transport=_Borrowed(self._transport) if self._transport is not None else None,
             **extra,
         )
         with http:
