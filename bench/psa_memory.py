@@ -6,7 +6,8 @@ simulator's 10,000 invoices would measure the simulator. If the paginator stream
 1,000 and 10,000 invoices are about equal (one page of 1,000 records is the most ever held).
 
 Run: `./dev bench psa_memory` (or `python -m bench psa_memory`). Figures:
-`peak_rss_mib_<n>` (resource.getrusage ru_maxrss of the child), `traced_peak_kib_<n>`
+`peak_rss_mib_<n>` (the child's VmHWM: not `ru_maxrss`, which on Linux keeps the parent's
+high-water mark across the exec), `traced_peak_kib_<n>`
 (tracemalloc's peak of Python allocations while iterating), `invoices_<n>` (records seen) and
 `seconds_<n>`.
 """
@@ -64,7 +65,6 @@ def bench_psa_memory(rounds: int) -> dict[str, float]:
 
 def _measure(site: str) -> dict[str, float]:
     """In the child: page through every invoice once and report this process's peaks."""
-    import resource
     import tracemalloc
 
     from ledgerbridge.connectors.connectwise.client import ConnectWiseClient
@@ -83,14 +83,21 @@ def _measure(site: str) -> dict[str, float]:
         traced_peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         seconds = time.perf_counter() - started
-    # Linux reports ru_maxrss in KiB.
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_rss = _peak_rss_mib()
     return {
         "invoices": seen,
         "peak_rss_mib": round(peak_rss, 1),
         "traced_peak_kib": round(traced_peak / 1024),
         "seconds": round(seconds, 2),
     }
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident set (Linux `VmHWM`), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("/proc/self/status has no VmHWM")
 
 
 def _free_port() -> int:

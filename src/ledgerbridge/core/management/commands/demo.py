@@ -1,109 +1,116 @@
-import secrets
-import subprocess
+import json
+import logging
 import sys
-import time
 from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
-from django.tasks import TaskResultStatus
 
-from ledgerbridge.accounts.models import Account, TwoFactorPolicy, User
-from ledgerbridge.accounts.roles import Role
-from ledgerbridge.core import clock
-from ledgerbridge.core.models import WorkerHeartbeat
-from ledgerbridge.core.tasks import ping
-
-DEMO_ACCOUNT = "Demo MSP"
-DEMO_EMAIL = "demo@ledgerbridge.example"
+from ledgerbridge.demo import runs
+from ledgerbridge.demo.background import Background, BackgroundError
+from ledgerbridge.demo.scenario import Scenario
+from ledgerbridge.demo.setup import DEMO_EMAIL, ensure_demo_user
+from ledgerbridge.demo.simulators import SimulatorStartError
 
 
 class Command(BaseCommand):
     help = (
-        "Run LedgerBridge on the embedded defaults: a demo account, a background worker, "
-        "the scheduler and the web app on http://127.0.0.1:8000/."
+        "The whole product on this machine: the vendor simulators, a demo MSP with four "
+        "companies, Sync All, payments back, a summary; then the web app on "
+        "http://127.0.0.1:8000/ with a worker and the scheduler until interrupted."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--port", type=int, default=8000, help="The web app's port.")
+        parser.add_argument(
+            "--sim-port",
+            type=int,
+            default=8900,
+            help="The simulators' port (0: any free port).",
+        )
+        parser.add_argument(
+            "--once", action="store_true", help="Stop after the summary instead of serving."
+        )
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="Print the summary as JSON on stdout (progress goes to stderr).",
+        )
         parser.add_argument(
             "--check",
             action="store_true",
-            help="Start the worker and scheduler, wait until they report in, then stop.",
+            help="Only start the worker and scheduler, wait until they report in, then stop.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        password = secrets.token_urlsafe(12)
-        with transaction.atomic():
-            # Two-factor is optional only for this local demo account, so a newcomer can look
-            # around without an authenticator app; real accounts require it by default.
-            account, _ = Account.objects.get_or_create(
-                name=DEMO_ACCOUNT, defaults={"two_factor_policy": TwoFactorPolicy.OPTIONAL}
-            )
-            user = User.objects.filter(email=DEMO_EMAIL).first() or User(
-                email=DEMO_EMAIL,
-                account=account,
-                first_name="Demo",
-                last_name="Admin",
-                role=Role.ACCOUNT_ADMIN,
-            )
-            # A fresh password every run: the demo never keeps a guessable fixed one.
-            user.set_password(password)
-            user.save()
+        user, password = ensure_demo_user()
+        sign_in = (
+            f"Sign in at http://127.0.0.1:{options['port']}/ as {DEMO_EMAIL} "
+            f"with password {password}"
+        )
+        if options["check"]:
+            self._check(sign_in)
+            return
+        # Every simulator call would otherwise be an INFO line between the progress bars.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        as_json = options["json"]
+        # With --json, stdout carries only the JSON; everything for people goes to stderr.
+        human = sys.stderr if as_json else self.stdout
 
-        started = clock.now()
-        children = [
-            subprocess.Popen([sys.executable, "-m", "ledgerbridge.cli", "worker"]),
-            subprocess.Popen([sys.executable, "-m", "ledgerbridge.cli", "scheduler"]),
-        ]
+        def say(text: str) -> None:
+            human.write(text + "\n")
+            human.flush()
+
+        scenario = Scenario(
+            user=user,
+            sim_port=options["sim_port"],
+            ui_port=options["port"],
+            say=say,
+            progress=sys.stderr,
+        )
         try:
-            self._wait_for_worker(started, children)
-            answer = self._round_trip_a_task()
-            self.stdout.write(
-                self.style.SUCCESS(
-                    "Background worker and scheduler are running "
-                    f"(a test task ran on {answer['worker']})."
+            try:
+                summary = scenario.run()
+            except (SimulatorStartError, BackgroundError, runs.DemoRunError) as error:
+                raise CommandError(str(error)) from None
+            summary["sign_in"] = {
+                "url": f"http://127.0.0.1:{options['port']}/",
+                "email": DEMO_EMAIL,
+                "password": password,
+            }
+            if as_json:
+                self.stdout.write(json.dumps(_jsonable(summary), indent=2, default=str))
+            else:
+                runs.write_text(
+                    self.stdout, summary["companies"], summary["api_calls"], summary["seconds"]
                 )
-            )
-            self.stdout.write(
-                f"\nSign in at http://127.0.0.1:{options['port']}/ as {DEMO_EMAIL} "
-                f"with password {password}\n"
-            )
-            if not options["check"]:
+            say(f"\n{sign_in}")
+            if not options["once"]:
+                say("Serving until interrupted (Ctrl+C); the simulators and worker keep running.")
                 call_command("serve", port=options["port"])
         finally:
-            for child in children:
-                child.terminate()
-            for child in children:
-                child.wait(timeout=30)
+            scenario.close()
 
-    def _round_trip_a_task(self) -> dict[str, str]:
-        result = ping.enqueue("demo")
-        if not ping.get_backend().supports_get_result:
-            # Celery without a result backend: the heartbeat already showed a live worker.
-            return {"worker": "the background worker"}
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            result.refresh()
-            if result.status == TaskResultStatus.SUCCESSFUL:
-                return result.return_value
-            if result.status == TaskResultStatus.FAILED:
-                raise CommandError(f"The test task failed: {result.errors}")
-            time.sleep(0.2)
-        raise CommandError("The worker did not run the test task within 60 seconds.")
-
-    def _wait_for_worker(self, started: Any, children: list[subprocess.Popen[bytes]]) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if any(child.poll() is not None for child in children):
-                raise CommandError("A background process stopped during start-up; see above.")
-            kinds = set(
-                WorkerHeartbeat.objects.filter(last_seen__gte=started).values_list(
-                    "kind", flat=True
-                )
+    def _check(self, sign_in: str) -> None:
+        background = Background().start()
+        try:
+            background.wait_until_ready()
+            answer = background.round_trip_a_task()
+        except BackgroundError as error:
+            raise CommandError(str(error)) from None
+        finally:
+            background.stop()
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Background worker and scheduler are running "
+                f"(a test task ran on {answer['worker']})."
             )
-            if "scheduler" in kinds and kinds - {"scheduler"}:
-                return
-            time.sleep(0.5)
-        raise CommandError("The background worker did not report in within 60 seconds.")
+        )
+        self.stdout.write(f"\n{sign_in}\n")
+
+
+def _jsonable(summary: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **summary,
+        "companies": [company.as_json() for company in summary["companies"]],
+    }
