@@ -276,6 +276,19 @@ def test_minute_remaining_at_zero_blocks_for_a_window() -> None:
     call_now()
 
 
+def test_minute_remaining_at_zero_adds_no_block_when_our_own_window_is_full() -> None:
+    # We made all 3 calls this window; the vendor saying "0 left" tells us nothing new, and
+    # the slots free one by one as each call ages out (not all a minute after the last one).
+    configure()
+    for second in range(3):
+        clock.set_now(T0 + timedelta(seconds=20 * second))
+        call_now()
+    headers = {"X-MinLimit-Remaining": "0"}
+    assert ratebudget.note_response(NAME, 200, headers) is None
+    clock.set_now(T0 + timedelta(minutes=1, seconds=1))
+    call_now()  # the first call's slot is free again; no extra minute of waiting
+
+
 def test_day_remaining_at_zero_blocks_until_midnight_utc() -> None:
     configure()
 

@@ -347,9 +347,15 @@ def note_response(name: str, status: int, headers: Mapping[str, str]) -> datetim
             blocks.append((until, f"{budget.label} asked us to wait (Retry-After: {retry_after})"))
     for key, (header, scope) in _REMAINING_HEADERS.items():
         remaining = _int(given.get(key))
-        if remaining is not None and remaining <= 0:
-            until = _next_midnight(now) if scope == _DAY else now + window
-            blocks.append((until, f"{budget.label} has no calls left ({header}: {remaining})"))
+        if remaining is None or remaining > 0:
+            continue
+        if scope == _WINDOW and _own_window_full(budget, now):
+            # Our own window slots already hold calls back until the oldest call ages out,
+            # which is when the vendor's rolling window frees too; a whole extra window of
+            # blocking would only slow us below the limit.
+            continue
+        until = _next_midnight(now) if scope == _DAY else now + window
+        blocks.append((until, f"{budget.label} has no calls left ({header}: {remaining})"))
     if status == 429 and not blocks:
         day = given.get("x-rate-limit-problem", "").lower() == "day"
         until = _next_midnight(now) if day else now + window
@@ -365,6 +371,14 @@ def note_response(name: str, status: int, headers: Mapping[str, str]) -> datetim
         Q(blocked_until__isnull=True) | Q(blocked_until__lt=until), pk=budget.pk
     ).update(blocked_until=until, blocked_reason=reason[:300])
     return until
+
+
+def _own_window_full(budget: RateBudget, now: datetime) -> bool:
+    """True when every window slot was used within the last window (we are at the limit)."""
+    busy = RateBudgetSlot.objects.filter(
+        budget=budget, kind=RateBudgetSlot.Kind.WINDOW, busy_until__gt=now
+    ).count()
+    return busy >= budget.calls_per_window
 
 
 def parse_retry_after(value: str, now: datetime) -> datetime | None:
