@@ -9,7 +9,8 @@ lines, as QBO's does; subtotal lines sent in are ignored.
 Tax (`TxnTaxDetail`): outside the US every item line needs a `TaxCodeRef` to a TaxCode; its
 `SalesTaxRateList` rates apply to the line, and one `TaxLine` per rate carries the rounded tax
 on the summed base (`GlobalTaxCalculation` TaxExcluded, TaxInclusive where the sent Amount
-includes tax, or NotApplicable). In the US realm automated sales tax takes the customer's state
+includes tax, or NotApplicable); a `TaxLine` the client sends for a rate states that rate's
+amount instead. In the US realm automated sales tax takes the customer's state
 (see company.AST_RATES) over lines coded `TAX`; a `TxnTaxDetail.TotalTax` sent by the client is
 honoured instead. With a discount, tax is computed on the discounted base unless the form
 sets `ApplyTaxAfterDiscount: false`.
@@ -356,17 +357,31 @@ def _per_line_tax(
             line_net = round_money(amount * HUNDRED / (HUNDRED + combined))
             lines[position]["SalesItemLineDetail"]["TaxInclusiveAmt"] = amount
             lines[position]["Amount"] = line_net
+    sent = _sent_tax_per_rate(form)
     tax_lines = [
         _tax_line(
             rate_records[rate_id][0],
             rate_records[rate_id][1],
             bases[rate_id],
-            round_money(taxes[rate_id]),
+            sent.get(rate_id, round_money(taxes[rate_id])),
         )
         for rate_id in sorted(rate_records, key=int)
     ]
     total = sum((line["Amount"] for line in tax_lines), Decimal(0))
     return {"TotalTax": round_money(total), "TaxLine": tax_lines}
+
+
+def _sent_tax_per_rate(form: dict[str, Any]) -> dict[str, Decimal]:
+    """Tax amounts the client stated per rate (`TxnTaxDetail.TaxLine`), which override the
+    computed ones as the tax-amount override of QuickBooks' non-US editions does. [U: the
+    docs describe TxnTaxDetail as computed; the UI lets a bookkeeper edit each rate's amount]"""
+    sent: dict[str, Decimal] = {}
+    for line in (form.get("TxnTaxDetail") or {}).get("TaxLine") or []:
+        detail = line.get("TaxLineDetail") or {}
+        rate_id = str((detail.get("TaxRateRef") or {}).get("value") or "")
+        if rate_id and line.get("Amount") is not None:
+            sent[rate_id] = round_money(decimal_field(line["Amount"], "TaxLine.Amount"))
+    return sent
 
 
 def _automated_sales_tax(

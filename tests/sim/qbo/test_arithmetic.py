@@ -281,3 +281,38 @@ def test_credit_memos_hold_remaining_credit_until_a_payment_uses_it(us: QboApi) 
     assert us.fetch("CreditMemo", credit["Id"])["RemainingCredit"] == 0
     assert us.fetch("Invoice", invoice["Id"])["Balance"] == 0
     assert us.fetch("Customer", customer)["Balance"] == 0
+
+
+def test_a_stated_tax_amount_per_rate_overrides_the_computed_one(ca: QboApi) -> None:
+    # A PSA rounds tax its own way; stating each rate's amount keeps the PSA's total.
+    customer, item = _ids(ca, "Birch Legal", "Labour")
+    form = {
+        "CustomerRef": {"value": customer},
+        "Line": [sales_line(item, 3, "33.33", _tax_code(ca, "GST/PST BC"))],
+    }
+    computed = ca.create("Invoice", form)
+    gst, pst = (line["TaxLineDetail"]["TaxRateRef"] for line in computed["TxnTaxDetail"]["TaxLine"])
+    stated = ca.create(
+        "Invoice",
+        {
+            **form,
+            "TxnTaxDetail": {
+                "TaxLine": [
+                    {
+                        "Amount": Decimal("5.01"),
+                        "DetailType": "TaxLineDetail",
+                        "TaxLineDetail": {"TaxRateRef": gst},
+                    },
+                    {
+                        "Amount": Decimal("7.00"),
+                        "DetailType": "TaxLineDetail",
+                        "TaxLineDetail": {"TaxRateRef": pst},
+                    },
+                ]
+            },
+        },
+    )
+    assert computed["TotalAmt"] == Decimal("111.99")
+    assert _rate_percents(ca, stated) == {"GST": Decimal("5.01"), "PST BC": Decimal("7.00")}
+    assert stated["TxnTaxDetail"]["TotalTax"] == Decimal("12.01")
+    assert stated["TotalAmt"] == Decimal("112.00")
