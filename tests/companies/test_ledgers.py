@@ -2,7 +2,8 @@
 
 import pytest
 
-from ledgerbridge.companies.models import Company
+from ledgerbridge.accounts.models import Account
+from ledgerbridge.companies.models import Company, CompanySettings, LedgerConnection
 from ledgerbridge.connectors.base import ConnectorError, ErrorKind, Ledger
 from ledgerbridge.connectors.ledgers import ledger_for
 from ledgerbridge.connectors.qbo.adapter import QboLedger
@@ -52,3 +53,22 @@ def test_a_dead_connection_says_why(ledgers: Simulator, company: Company) -> Non
 
     with pytest.raises(ConnectorError, match="no longer accepts"):
         ledger_for(company)
+
+
+def test_quickbooks_keeps_the_psa_tax_unless_the_company_lets_quickbooks_calculate(
+    account: Account,
+) -> None:
+    company = Company.objects.create(account=account, name="Northwind US")
+    LedgerConnection.objects.create(
+        company=company,
+        system="qbo",
+        organisation_id="9341452100000001",
+        organisation_name="Demo MSP (US)",
+        access_token="a",
+        refresh_token="r",
+    )
+    ledger = ledger_for(company)
+    assert isinstance(ledger, QboLedger) and ledger.override_automated_tax is True
+    CompanySettings.objects.create(company=company, locale="US", automated_sales_tax="halt")
+    ledger = ledger_for(company)
+    assert isinstance(ledger, QboLedger) and ledger.override_automated_tax is False

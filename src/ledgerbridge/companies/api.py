@@ -135,6 +135,7 @@ class SettingsOut(Schema):
     product_id_policy: str
     name_clash: str
     post_zero_invoices: bool
+    automated_sales_tax: str
     onboarding_date: date | None
     payment_cutoff: date | None
     number_override_until: date | None
@@ -168,6 +169,7 @@ class SettingsIn(Schema):
     product_id_policy: CompanySettings.ProductIdPolicy | None = None
     name_clash: CompanySettings.NameClash | None = None
     post_zero_invoices: bool | None = None
+    automated_sales_tax: CompanySettings.AutomatedSalesTax | None = None
     onboarding_date: date | None = None
     payment_cutoff: date | None = None
     number_override_until: date | None = None

@@ -147,6 +147,10 @@ class CompanySettings(models.Model):
         TRUNCATE_HASH = "truncate_hash", "Shorten it with a stable suffix"
         MAPPING = "mapping", "Use the product mappings"
 
+    class AutomatedSalesTax(models.TextChoices):
+        OVERRIDE = "override", "Keep the PSA's tax (QuickBooks' own calculation is overridden)"
+        HALT = "halt", "Let QuickBooks calculate; fail invoices whose total then differs"
+
     class NameClash(models.TextChoices):
         FAIL = "fail", "Stop and ask"
         LINK_EXISTING = "link_existing", "Use the existing ledger contact"
@@ -191,6 +195,10 @@ class CompanySettings(models.Model):
     )
     name_clash = models.CharField(max_length=15, choices=NameClash.choices, default=NameClash.FAIL)
     post_zero_invoices = models.BooleanField(default=False)
+    # US QuickBooks companies on automated sales tax work out tax themselves (§3.11).
+    automated_sales_tax = models.CharField(
+        max_length=10, choices=AutomatedSalesTax.choices, default=AutomatedSalesTax.OVERRIDE
+    )
     onboarding_date = models.DateField(null=True, blank=True)
     payment_cutoff = models.DateField(null=True, blank=True)
     number_override_until = models.DateField(null=True, blank=True)

@@ -60,8 +60,14 @@ def ledger_for(
                 transport=transport,
             )
         )
+    from ledgerbridge.companies.models import CompanySettings
     from ledgerbridge.connectors.qbo import client as qbo
     from ledgerbridge.connectors.qbo.adapter import QboLedger
+
+    settings = CompanySettings.objects.filter(company=company).first()
+    override_tax = settings is None or (
+        settings.automated_sales_tax == CompanySettings.AutomatedSalesTax.OVERRIDE
+    )
 
     qbo.configure_rate_budget(budget)
     return QboLedger(
@@ -73,5 +79,6 @@ def ledger_for(
             log_hook=log_hook,
             detailed_logging=detailed_logging,
             transport=transport,
-        )
+        ),
+        override_automated_tax=override_tax,
     )
