@@ -141,7 +141,13 @@ def test_a_run_context_says_what_is_missing(company: Company, account: Account) 
         psa=PsaKind.AUTOTASK,
         label="AT",
         is_primary=True,
-        secrets={"username": "u", "secret": "s", "integration_code": "c"},
+        secrets={
+            "username": "u",
+            "secret": "s",
+            "integration_code": "c",
+            # Never a real vendor host, even though building the context calls nobody.
+            "zone_lookup_url": "http://127.0.0.1:9/autotask/atservicesrest/v1.0/zoneInformation",
+        },
     )
     with pytest.raises(RunStoppedError, match="not connected to a ledger"):
         build_context(company, run)

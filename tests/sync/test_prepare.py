@@ -170,6 +170,10 @@ def test_missing_mappings_name_the_psa_code_and_the_screen() -> None:
     assert "4999" in error.message and "Mappings → GL accounts" in error.hint
     error = problem(invoice(line(tax_code_psa_id="PST-BC")))
     assert "PST-BC" in error.message and "Mappings → Tax codes" in error.hint
+    # A PSA that keys tax codes by number is named by the code the admin knows.
+    named = replace(MAPPINGS, labels={("tax_code", "3"): "NY-NYC"})
+    error = problem(invoice(line(tax_code_psa_id="3")), mappings=named)
+    assert "PSA tax code NY-NYC (id 3) has no ledger tax code" in error.message
 
 
 def test_fixed_tax_codes_and_exempt_lines() -> None:

@@ -4,6 +4,9 @@ A company without settings, PSA credentials or a live ledger connection cannot s
 fails at once with a message saying which, so the admin knows where to go.
 """
 
+import collections.abc
+from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 
 from ledgerbridge.accounts.models import PsaCredential
@@ -14,7 +17,12 @@ from ledgerbridge.companies.models import (
     Mapping,
     MappingKind,
 )
-from ledgerbridge.connectors.base import ConnectorError, NameClashRule, ProductIdPolicy
+from ledgerbridge.connectors.base import (
+    ConnectorError,
+    NameClashRule,
+    ProductIdPolicy,
+    PsaSource,
+)
 from ledgerbridge.connectors.ledgers import ledger_for
 from ledgerbridge.connectors.psa import source_for
 from ledgerbridge.sync.engine import RunStoppedError, SyncContext
@@ -66,6 +74,12 @@ def mappings_for(company: Company, settings: CompanySettings | None = None) -> M
     items: dict[str, str] = {}
     tracking: dict[tuple[str, str], tuple[str, str]] = {}
     terms: dict[str, TermTarget] = {}
+    labels = {
+        (kind, value): label
+        for kind, value, label in Mapping.objects.filter(company=company)
+        .exclude(psa_label="")
+        .values_list("kind", "psa_value", "psa_label")
+    }
     for row in Mapping.objects.filter(company=company).exclude(ledger_value="", ledger_extra=""):
         if row.kind == MappingKind.ACCOUNT and row.ledger_value:
             accounts[row.psa_value] = row.ledger_value
@@ -80,6 +94,7 @@ def mappings_for(company: Company, settings: CompanySettings | None = None) -> M
                 ledger_term_id=row.ledger_value, xref=row.ledger_extra
             )
     return Mappings(
+        labels=labels,
         accounts=accounts,
         tax_codes=tax_codes,
         items=items,
@@ -87,6 +102,40 @@ def mappings_for(company: Company, settings: CompanySettings | None = None) -> M
         terms=terms,
         default_account=settings.default_account_code if settings else "",
     )
+
+
+def _with_psa_names(mappings: Mappings, source: PsaSource) -> Mappings:
+    """Name PSA tax codes in messages as the admin knows them, not by the PSA's internal id
+    (read from the PSA only if a message needs one)."""
+    return replace(mappings, labels=_PsaNames(dict(mappings.labels), source))
+
+
+class _PsaNames(collections.abc.Mapping[tuple[str, str], str]):
+    def __init__(self, known: dict[tuple[str, str], str], source: PsaSource) -> None:
+        self._known, self._source, self._loaded = known, source, False
+
+    def _load(self) -> None:
+        self._loaded = True
+        try:
+            for code in self._source.list_tax_codes():
+                self._known.setdefault(("tax_code", code.psa_id), code.identifier)
+        except ConnectorError:
+            pass  # names are a nicety; the run itself reports a PSA that is down
+
+    def __getitem__(self, key: tuple[str, str]) -> str:
+        if key not in self._known and not self._loaded:
+            self._load()
+        return self._known[key]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        if not self._loaded:
+            self._load()
+        return iter(self._known)
+
+    def __len__(self) -> int:
+        if not self._loaded:
+            self._load()
+        return len(self._known)
 
 
 def credential_for(company: Company, settings: CompanySettings) -> PsaCredential:
@@ -127,7 +176,7 @@ def build_context(company: Company, run: SyncRun) -> SyncContext:
         source=source,
         ledger=ledger,
         policy=policy_for(settings),
-        mappings=mappings_for(company, settings),
+        mappings=_with_psa_names(mappings_for(company, settings), source),
         ledger_target=f"{connection.system}:{connection.organisation_id}",
         psa_target=f"psa:{credential.pk}",
     )

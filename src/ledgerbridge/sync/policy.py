@@ -105,3 +105,10 @@ class Mappings:
     tracking: Mapping[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     terms: Mapping[str, TermTarget] = field(default_factory=dict)  # PSA term id → target
     default_account: str = ""  # the revenue account for lines the PSA gives no account
+    # (kind, PSA value) → the name the admin knows it by ("NY-NYC" for tax code id 3), for
+    # messages; kinds as in `companies.models.MappingKind`.
+    labels: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+    def name_of(self, kind: str, psa_value: str) -> str:
+        label = self.labels.get((kind, psa_value), "")
+        return f"{label} (id {psa_value})" if label and label != psa_value else psa_value

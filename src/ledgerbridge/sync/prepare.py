@@ -233,10 +233,11 @@ def _tax_code(line: InvoiceLine, invoice: Invoice, policy: SyncPolicy, mappings:
         )
     code = mappings.tax_codes.get(psa_code)
     if not code:
+        name = mappings.name_of("tax_code", psa_code)
         raise RecordError(
             ErrorClass.MAPPING,
-            f"PSA tax code {psa_code} has no ledger tax code.",
-            f"Map tax code {psa_code} under Mappings → Tax codes, then retry.",
+            f"PSA tax code {name} has no ledger tax code.",
+            f"Map tax code {name} under Mappings → Tax codes, then retry.",
         )
     return code
 
