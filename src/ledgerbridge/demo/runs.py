@@ -144,7 +144,11 @@ def pay_some_invoices(
             "access_token"
         ]
     )
-    with httpx.Client(timeout=60.0, headers={"Authorization": f"Bearer {token}"}) as http:
+    with httpx.Client(
+        timeout=60.0,
+        headers={"Authorization": f"Bearer {token}"},
+        transport=_PatientTransport(httpx.HTTPTransport()),
+    ) as http:
         if connection.system == "xero":
             _pay_in_xero(http, connection.organisation_id, plans)
         else:
@@ -174,6 +178,28 @@ def _pay_in_xero(http: httpx.Client, tenant_id: str, plans: list[LedgerPaymentMa
         headers={**headers, "Content-Type": "application/json"},
     )
     answer.raise_for_status()
+
+
+class _PatientTransport(httpx.BaseTransport):
+    """The bookkeeper's own calls meet the same per-second limits LedgerBridge does: wait out
+    a 429 (as a person clicking again would) instead of giving up."""
+
+    def __init__(self, inner: httpx.BaseTransport, attempts: int = 20) -> None:
+        self._inner, self._attempts = inner, attempts
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for _ in range(self._attempts - 1):
+            response = self._inner.handle_request(request)
+            if response.status_code != 429:
+                return response
+            response.read()
+            response.close()
+            wait = response.headers.get("Retry-After", "1")
+            time.sleep(min(float(wait) if wait.replace(".", "", 1).isdigit() else 1.0, 5.0))
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 def _pay_in_qbo(http: httpx.Client, realm_id: str, plans: list[LedgerPaymentMade]) -> None:
