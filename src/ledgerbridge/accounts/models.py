@@ -30,6 +30,12 @@ class Account(models.Model):
     )
     # The account-admin's "join the beta group" switch (core feature flags read it).
     beta_enabled = models.BooleanField(default=False)
+    # The Sync screen's "Sync All" button; some MSPs prefer to sync one record type at a time.
+    show_sync_all = models.BooleanField(default=True)
+    # The API log: request and response bodies (secrets masked) only while this is on; every
+    # call's method, path, status and duration always. Older entries are purged daily.
+    detailed_api_logging = models.BooleanField(default=False)
+    api_log_retention_days = models.PositiveIntegerField(default=14)
 
     def __str__(self) -> str:
         return self.name
@@ -161,6 +167,11 @@ class PsaCredential(models.Model):
     created_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The last "Test connectivity": when, whether it passed, and what it said (for the
+    # go-live checklist and the Account screen).
+    last_tested_at = models.DateTimeField(null=True, blank=True)
+    last_test_ok = models.BooleanField(null=True, blank=True)
+    last_test_summary = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["label"]
