@@ -175,6 +175,10 @@ class FakeLedger:
         self.lock = LockDates()
         self.payments: list[LedgerPayment] = []
         self.attempts_seen: list[tuple[str, int]] = []
+        self.update_calls = 0
+        self.updates_written = 0
+        self.paid: dict[str, str] = {}  # number → the instruction a change of it is refused with
+        self.drop_update_reply = False  # write the update, then lose the answer
 
     def post_documents(self, documents: Sequence[PostableDocument]) -> list[PostResult]:
         assert len(documents) <= self.batch_size
@@ -196,6 +200,31 @@ class FakeLedger:
             self.drop_reply = False
             raise ConnectorError(ErrorKind.UNCERTAIN, "connection dropped after sending")
         return results
+
+    def update_document(self, ledger_id: str, document: PostableDocument) -> PostResult:
+        """As the protocol says: read first, refuse a paid one, write only what differs."""
+        self.update_calls += 1
+        number = next((n for n, i in self.ids.items() if i == ledger_id), None)
+        if number is None:
+            error = ConnectorError(ErrorKind.VALIDATION, f"No document {ledger_id} to update.")
+            return PostResult(key=document.key, error=error)
+        if number in self.paid:
+            error = ConnectorError(
+                ErrorKind.VALIDATION, f"{number} has a payment applied.", hint=self.paid[number]
+            )
+            return PostResult(key=document.key, error=error)
+        if _content(self.documents[number]) == _content(document):
+            return PostResult(
+                key=document.key, document=self._doc(number), outcome="already_existed"
+            )
+        self.updates_written += 1
+        del self.documents[number], self.ids[number]
+        self.documents[document.number] = document
+        self.ids[document.number] = ledger_id
+        if self.drop_update_reply:
+            self.drop_update_reply = False
+            raise ConnectorError(ErrorKind.UNCERTAIN, "connection dropped after sending")
+        return PostResult(key=document.key, document=self._doc(document.number), outcome="created")
 
     def _doc(self, number: str) -> LedgerDocument:
         document = self.documents[number]
@@ -253,6 +282,11 @@ class FakeLedger:
 
     def test_connectivity(self) -> ConnectivityReport:
         return ConnectivityReport(ok=True)
+
+
+def _content(document: PostableDocument) -> PostableDocument:
+    """What a ledger holds of a document: everything but the write's key and attempt."""
+    return replace(document, key="", attempt=1)
 
 
 __all__ = ["FakeLedger", "FakePsa", "make_invoice", "replace"]

@@ -616,6 +616,17 @@ class Ledger(Protocol):
         else its result carries an `uncertain` error."""
         ...
 
+    def update_document(self, ledger_id: str, document: PostableDocument) -> PostResult:
+        """Bring the ledger's document `ledger_id` in line with `document` (the same document,
+        changed in the PSA since it was posted), keeping its id.
+
+        It reads the document first: one that already matches (an earlier update whose answer
+        was lost) is `already_existed` and nothing is written, so calling this again after an
+        unclear outcome never writes blind; `created` means it was written now. A document the
+        ledger will not let change (paid, voided, money applied) is a `validation` error whose
+        hint says what the finance admin must do in the ledger first."""
+        ...
+
     def find_document(
         self, kind: InvoiceKind, *, number: str = "", reference: str = ""
     ) -> LedgerDocument | None: ...

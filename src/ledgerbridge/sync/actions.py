@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 
 from ledgerbridge.accounts.models import User
 from ledgerbridge.companies.models import Company
@@ -146,6 +147,10 @@ def cancel_run(run: SyncRun, *, user: User | None = None) -> SyncRun:
 # --- record actions ------------------------------------------------------------------------
 
 
+# States of a record whose document the ledger holds.
+IN_LEDGER = (SyncRecord.State.POSTED, SyncRecord.State.ACKNOWLEDGED, SyncRecord.State.CHANGED)
+
+
 def retry_record(record: SyncRecord, *, user: User | None = None) -> SyncRun:
     if record.state not in (SyncRecord.State.FAILED, SyncRecord.State.PENDING):
         raise RecordActionError(
@@ -164,7 +169,7 @@ def retry_record(record: SyncRecord, *, user: User | None = None) -> SyncRun:
 
 
 def exclude_record(record: SyncRecord, *, user: User | None = None, reason: str = "") -> None:
-    if record.state in (SyncRecord.State.POSTED, SyncRecord.State.ACKNOWLEDGED):
+    if record.state in IN_LEDGER:
         raise RecordActionError(f"{record} is already in the ledger; it cannot be excluded.")
     if record.state == SyncRecord.State.POSTING:
         raise RecordActionError(f"{record} is being posted; wait for the run to finish.")
@@ -186,13 +191,19 @@ def include_record(record: SyncRecord, *, user: User | None = None) -> None:
 def mark_posted(
     record: SyncRecord, *, ledger_number: str, user: User | None = None, note: str = ""
 ) -> None:
-    """For a document keyed into the ledger by hand: LedgerBridge will not post it again."""
+    """For a document keyed into the ledger by hand: LedgerBridge will not post it again.
+
+    Also for a record that changed in the PSA after posting (or whose update the ledger
+    refused): the ledger's document counts as corrected by hand, so the PSA's invoice as it is
+    now is what the ledger holds, and only a later change is flagged again.
+    """
     if record.state in (SyncRecord.State.POSTED, SyncRecord.State.ACKNOWLEDGED):
         raise RecordActionError(f"{record} is already posted.")
     if record.state == SyncRecord.State.POSTING:
         raise RecordActionError(f"{record} is being posted; wait for the run to finish.")
     if not ledger_number.strip():
         raise RecordActionError("Give the ledger's number for the document keyed by hand.")
+    record.fingerprint = ""  # the next run takes the PSA's invoice as it is as the ledger's
     record.state = SyncRecord.State.POSTED
     record.ledger_number = ledger_number.strip()
     record.error_class = record.error_message = record.error_hint = ""
@@ -207,6 +218,53 @@ def mark_posted(
         account=record.company.account,
         details={"ledger_number": record.ledger_number},
     )
+
+
+def repost_record(record: SyncRecord, *, user: User | None = None) -> SyncRun:
+    """Update the ledger's document of a record that changed in the PSA after it was posted.
+
+    The record's version goes up, so its next write has a key of its own (the update, never a
+    second create), and a run for just this record is queued; the engine, seeing a record in
+    the ledger with a new version, updates that document in place.
+    """
+    if record.state != SyncRecord.State.CHANGED or not record.ledger_id:
+        raise RecordActionError(
+            f"{record} has not changed in the PSA since it was posted; only a changed record "
+            "is re-posted."
+        )
+    with transaction.atomic():
+        # Conditional, so two clicks (or a run finishing meanwhile) re-post it once.
+        claimed = SyncRecord.objects.filter(
+            pk=record.pk, state=SyncRecord.State.CHANGED, version=record.version
+        ).update(
+            state=SyncRecord.State.PENDING,
+            version=F("version") + 1,
+            error_class="",
+            error_message="",
+            error_hint="",
+            updated_at=clock.now(),
+        )
+        if not claimed:
+            raise RecordActionError(f"{record} changed meanwhile; reload it and try again.")
+        record.refresh_from_db()
+        audit.record(
+            "sync.record_reposted",
+            actor=user,
+            target=record,
+            account=record.company.account,
+            details={
+                "version": record.version,
+                "ledger_id": record.ledger_id,
+                "ledger_number": record.ledger_number,
+            },
+        )
+        return request_run(
+            record.company,
+            trigger=SyncRun.Trigger.REPOST,
+            record_types=[record.record_type],
+            user=user,
+            only_psa_ids=[record.psa_id],
+        )
 
 
 def _save(record: SyncRecord) -> None:

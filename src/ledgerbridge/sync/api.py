@@ -8,8 +8,7 @@ refuses them (e.g. retrying a record that is already posted).
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import TruncMonth
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from ninja import Query, Router, Schema, Status
 
@@ -17,12 +16,12 @@ from ledgerbridge.accounts.access import get_company_or_404, membership
 from ledgerbridge.accounts.roles import Perm
 from ledgerbridge.api.auth import api_requires
 from ledgerbridge.companies.models import Company
-from ledgerbridge.sync import actions
+from ledgerbridge.sync import actions, queries
 from ledgerbridge.sync.models import RecordType, SyncRecord, SyncRun
 
 router = Router(tags=["sync"])
 
-MAX_PAGE = 500
+MAX_PAGE = queries.MAX_PAGE
 
 
 class ErrorOut(Schema):
@@ -68,6 +67,7 @@ class RecordOut(Schema):
     total: Decimal | None
     currency: str
     state: str
+    version: int  # goes up with each re-post of a record changed in the PSA
     ledger_id: str
     ledger_number: str
     ledger_url: str
@@ -180,8 +180,7 @@ def start_run(request: HttpRequest, company_id: int, body: RunIn) -> Status[RunO
 def list_runs(request: HttpRequest, company_id: int, limit: int = 50) -> list[RunOut]:
     """The company's runs, newest first, with durations and counts."""
     company = _company(request, company_id)
-    runs = SyncRun.objects.filter(company=company).order_by("-created_at")[: min(limit, 200)]
-    return [_run_out(run) for run in runs]
+    return [_run_out(run) for run in queries.recent_runs(company, limit)]
 
 
 @router.get("/runs/{run_id}", response={200: RunOut, 404: ErrorOut, **_AUTH})
@@ -201,23 +200,17 @@ def cancel_run(request: HttpRequest, run_id: int) -> RunOut:
 
 
 def _filtered(company: Company, filters: RecordFilters) -> QuerySet[SyncRecord]:
-    records = SyncRecord.objects.filter(company=company)
-    if filters.state:
-        records = records.filter(state=filters.state)
-    if filters.error_class:
-        records = records.filter(error_class=filters.error_class)
-    if filters.record_type:
-        records = records.filter(record_type=filters.record_type)
-    if filters.issued_from:
-        records = records.filter(issued_on__gte=filters.issued_from)
-    if filters.issued_to:
-        records = records.filter(issued_on__lte=filters.issued_to)
-    if filters.search:
-        text = filters.search.strip()
-        records = records.filter(
-            Q(number__icontains=text) | Q(customer_name__icontains=text) | Q(psa_id=text)
-        )
-    return records
+    return queries.filtered_records(
+        company,
+        queries.RecordFilter(
+            state=filters.state,
+            error_class=filters.error_class,
+            record_type=filters.record_type,
+            issued_from=filters.issued_from,
+            issued_to=filters.issued_to,
+            search=filters.search,
+        ),
+    )
 
 
 @router.get("/companies/{company_id}/records", response={200: RecordPage, 404: ErrorOut, **_AUTH})
@@ -227,16 +220,10 @@ def list_records(
 ) -> RecordPage:
     """Records newest first, filtered; page with `before` = the previous page's `next_before`."""
     company = _company(request, company_id)
-    records = _filtered(company, filters)
-    if filters.before:
-        records = records.filter(pk__lt=filters.before)
-    limit = max(1, min(filters.limit, MAX_PAGE))
-    page = list(records.order_by("-pk")[: limit + 1])
-    more = len(page) > limit
-    page = page[:limit]
-    return RecordPage(
-        records=[_record_out(r) for r in page], next_before=page[-1].pk if more else None
+    page = queries.record_page(
+        _filtered(company, filters), before=filters.before or None, limit=filters.limit
     )
+    return RecordPage(records=[_record_out(r) for r in page.records], next_before=page.older_than)
 
 
 @router.get("/records/{record_id}", response={200: RecordOut, 404: ErrorOut, **_AUTH})
@@ -262,6 +249,21 @@ def retry_record(request: HttpRequest, record_id: int) -> Status[RunOut] | Statu
     record = _record(request, record_id)
     try:
         run = actions.retry_record(record, user=membership(request).real_user)
+    except actions.RecordActionError as error:
+        return Status(409, ErrorOut(detail=str(error)))
+    return Status(202, _run_out(run))
+
+
+@router.post(
+    "/records/{record_id}/repost", response={202: RunOut, 404: ErrorOut, 409: ErrorOut, **_AUTH}
+)
+@api_requires(Perm.SYNC)
+def repost_record(request: HttpRequest, record_id: int) -> Status[RunOut] | Status[ErrorOut]:
+    """Update the ledger's document of a record that changed in the PSA after it was posted
+    (state `changed`): the same document, never a second one. 409 when it has not changed."""
+    record = _record(request, record_id)
+    try:
+        run = actions.repost_record(record, user=membership(request).real_user)
     except actions.RecordActionError as error:
         return Status(409, ErrorOut(detail=str(error)))
     return Status(202, _run_out(run))
@@ -319,30 +321,13 @@ def mark_posted(
 def statistics(request: HttpRequest, company_id: int, months: int = 12) -> list[MonthOut]:
     """Per month: documents synced to the ledger, failures, and failures by error class."""
     company = _company(request, company_id)
-    records = SyncRecord.objects.filter(company=company)
-    synced = (
-        records.filter(posted_at__isnull=False)
-        .annotate(month=TruncMonth("posted_at"))
-        .values("month")
-        .annotate(n=Count("pk"))
-    )
-    failed = (
-        records.filter(state=SyncRecord.State.FAILED)
-        .annotate(month=TruncMonth("updated_at"))
-        .values("month", "error_class")
-        .annotate(n=Count("pk"))
-    )
-    table: dict[date, MonthOut] = {}
-
-    def month_row(moment: datetime | date) -> MonthOut:
-        day = moment.date() if isinstance(moment, datetime) else moment
-        return table.setdefault(day, MonthOut(month=day, synced=0, failed=0, errors_by_class={}))
-
-    for row in synced:
-        month_row(row["month"]).synced += row["n"]
-    for row in failed:
-        entry = month_row(row["month"])
-        entry.failed += row["n"]
-        key = row["error_class"] or "unknown"
-        entry.errors_by_class[key] = entry.errors_by_class.get(key, 0) + row["n"]
-    return sorted(table.values(), key=lambda m: m.month, reverse=True)[: max(1, months)]
+    figures = queries.monthly_figures(company)[: max(1, months)]
+    return [
+        MonthOut(
+            month=row.month,
+            synced=row.synced,
+            failed=row.failed,
+            errors_by_class=row.errors_by_class,
+        )
+        for row in figures
+    ]

@@ -10,12 +10,22 @@ canonical documents. It is safe to run again at any point, including after a cra
   idempotent (ConnectWise finds its batch by identifier; Autotask sets the same date again);
 - one record's failure is written on its `SyncRecord` and never stops the others.
 
+A record already in the ledger that the PSA lists again (its mark was removed, as when the MSP
+deletes a ConnectWise batch to correct the invoice) is compared with what was posted, by its
+`fingerprint`. Unchanged, it is marked in the PSA again. Changed, it waits as `changed` for the
+finance admin to re-post it (`actions.repost_record` bumps its `version`); the run after that
+*updates* the ledger's document in place (`Ledger.update_document`) under the key
+`…:v<version>`, as the operation "update invoice", instead of creating a second one. An update
+whose outcome is unclear is gone through again, and the ledger adapter reads the document and
+compares before writing anything, so nothing is ever re-sent blind.
+
 The caller holds the company's lease (one run per company at a time) and builds the context.
 """
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -101,6 +111,7 @@ class _Work:
     invoice: Invoice | None = None
     prepared: PreparedDocument | None = None
     document: PostableDocument | None = None
+    fingerprint: str = ""  # the PSA invoice's, kept on the record once the ledger holds it
 
 
 class InvoiceSync:
@@ -145,23 +156,74 @@ class InvoiceSync:
 
     def _run_batch(self, batch: list[_Work]) -> None:
         to_post: list[_Work] = []
+        to_update: list[_Work] = []
         to_acknowledge: list[_Work] = []
         for work in batch:
             record = work.record
             if record.state == State.EXCLUDED:
                 self.ctx.count("excluded")
                 continue
-            if record.state in (State.POSTED, State.ACKNOWLEDGED):
-                # In the ledger already; the PSA still lists it, so the mark did not stick.
-                to_acknowledge.append(work)
+            if record.state in (State.POSTED, State.ACKNOWLEDGED, State.CHANGED):
+                # In the ledger already, and the PSA lists it again: its mark was removed (a
+                # ConnectWise batch deleted), perhaps to correct the invoice.
+                if self._unchanged_since_posted(work):
+                    to_acknowledge.append(work)
+                continue
+            if _is_update(record):
+                if self._prepare(work):
+                    to_update.append(work)
                 continue
             if self._excluded_by_rule(work) or self._before_onboarding(work):
                 continue
             if self._prepare(work):
                 to_post.append(work)
         self._post(to_post)
-        to_acknowledge += [w for w in to_post if w.record.state == State.POSTED]
+        self._update(to_update)
+        to_acknowledge += [w for w in to_post + to_update if w.record.state == State.POSTED]
         self._acknowledge(to_acknowledge)
+
+    # -- changed after posting ---------------------------------------------------------------
+
+    def _unchanged_since_posted(self, work: _Work) -> bool:
+        """True when the PSA invoice is what the ledger holds, so it may be marked again.
+
+        A changed one becomes `changed`, with what to do, and is not marked: the PSA keeps
+        listing it until the ledger's document is updated. A record without a fingerprint
+        (marked as posted by hand) takes the PSA's invoice as it is now as the ledger's.
+        """
+        record = work.record
+        try:
+            invoice = self.ctx.source.get_invoice(work.ref)
+        except ConnectorError as error:
+            self._stop_if_connection(error, self.ctx.source.label)
+            # Still in the ledger as it was; only the check failed. Marking waits for it.
+            record.error_class = error_class_for(error)
+            record.error_message = (
+                f"Could not check whether it changed in {self.ctx.source.label}: {error.message}"
+            )
+            record.error_hint = error.hint or "The next run checks again."
+            self._save(record)
+            self.ctx.count("check_failed")
+            return False
+        work.invoice = invoice
+        fingerprint = writelog.digest_of(_fingerprint_content(invoice))
+        if not record.fingerprint:
+            record.fingerprint = fingerprint
+        if fingerprint == record.fingerprint:
+            if record.state == State.CHANGED:
+                # Changed back in the PSA: the ledger holds it as it is again.
+                record.state = State.POSTED
+                record.error_class = record.error_message = record.error_hint = ""
+                self._save(record)
+            return True
+        # The record keeps the figures the ledger holds until the update lands; the message
+        # gives the PSA's new ones.
+        record.state = State.CHANGED
+        record.error_class = ""
+        record.error_message, record.error_hint = _changed_after_posting(self.ctx, record, invoice)
+        self._save(record)
+        self.ctx.count("changed")
+        return False
 
     # -- rules before posting ----------------------------------------------------------------
 
@@ -207,18 +269,15 @@ class InvoiceSync:
             self._stop_if_connection(error, "the PSA")
             self._fail(work.record, error_class_for(error), error.message, error.hint)
             return None
-        invoice, record = work.invoice, work.record
-        record.number, record.kind = invoice.number, invoice.kind.value
-        record.customer_name, record.issued_on = invoice.customer.name, invoice.issued_on
-        record.total, record.currency = invoice.total, invoice.currency
-        return invoice
+        _fill_from_invoice(work.record, work.invoice)
+        return work.invoice
 
     def _prepare(self, work: _Work) -> bool:
         invoice = self._fetch(work)
         if invoice is None:
             return False
         record = work.record
-        record.fingerprint = writelog.digest_of(_fingerprint_content(invoice))
+        work.fingerprint = writelog.digest_of(_fingerprint_content(invoice))
         try:
             work.prepared = prepare_invoice(
                 invoice,
@@ -407,9 +466,17 @@ class InvoiceSync:
 
     def _posted(self, work: _Work, document: LedgerDocument, *, outcome: str) -> None:
         record = work.record
+        updating = _is_update(record)
         record.ledger_id, record.ledger_number = document.ledger_id, document.number
-        record.ledger_url = document.url
+        record.ledger_url = document.url or record.ledger_url
         record.posted_at = record.posted_at or clock.now()
+        # The ledger now holds this content, whatever the totals say below.
+        record.fingerprint = work.fingerprint or record.fingerprint
+        if updating:
+            record.manual_note = (
+                f"Updated in {self.ctx.ledger.label} on {_day(clock.now())} after it changed "
+                f"in {self.ctx.source.label} (version {record.version})."
+            )
         expected = work.document.total if work.document is not None else record.total
         if expected is not None and document.total != expected:
             # In the ledger (and never posted again), but the books disagree: the PSA is not
@@ -419,7 +486,54 @@ class InvoiceSync:
         record.state = State.POSTED
         record.error_class = record.error_message = record.error_hint = ""
         self._save(record)
-        self.ctx.count("posted" if outcome == "created" else "found_posted")
+        if updating:
+            self.ctx.count("updated" if outcome == "created" else "found_updated")
+        else:
+            self.ctx.count("posted" if outcome == "created" else "found_posted")
+
+    # -- update (a re-post of a changed record) ------------------------------------------------
+
+    def _update(self, batch: list[_Work]) -> None:
+        """Update each changed document in place, one call each, through the write log."""
+        if not batch:
+            return
+        intents = [
+            writelog.Intent(
+                key=work.document.key,
+                target=self.ctx.ledger_target,
+                operation=f"update {work.document.kind.value.replace('_', ' ')}",
+                digest=writelog.digest_of(
+                    {"update_of": work.record.ledger_id, **_document_content(work.document)}
+                ),
+            )
+            for work in batch
+            if work.document is not None
+        ]
+        rows = {row.key: row for row in writelog.record(intents)}
+        for work in batch:
+            assert work.document is not None
+            row = rows[work.document.key]
+            if row.state == OutboundWrite.State.SUCCEEDED:
+                self._posted(work, self._written(work, row), outcome="already_existed")
+                continue
+            record = work.record
+            record.state = State.POSTING
+            record.attempts += 1
+            self._save(record)
+            if row.state in writelog.SENDABLE:
+                writelog.sending([row])
+            # A row left `sent` or `uncertain` stays so while the adapter reads the document and
+            # compares: it writes only if the earlier update is not there.
+            work.document = replace(work.document, attempt=max(row.attempts, 1))
+            try:
+                result = self.ctx.ledger.update_document(record.ledger_id, work.document)
+            except ConnectorError as error:
+                if error.kind in RUN_STOPPING_KINDS:
+                    writelog.failed(row, error)
+                    self._fail(record, ErrorClass.LEDGER_REJECTED, error.message, error.hint)
+                    self._stop_if_connection(error, self.ctx.ledger.label)
+                result = PostResult(key=work.document.key, error=error)
+            self._record_result(work, row, result)
 
     # -- acknowledge -------------------------------------------------------------------------
 
@@ -473,6 +587,55 @@ class InvoiceSync:
         run.counts = dict(self.ctx.counts)
         SyncRun.objects.filter(pk=run.pk).update(progress=run.progress, counts=run.counts)
         self.on_progress()
+
+
+def _is_update(record: SyncRecord) -> bool:
+    """A record re-posted after a change: its document is in the ledger, to be updated.
+
+    Only a re-post raises a version above 1, and only a record in the ledger can be re-posted.
+    """
+    return bool(record.ledger_id) and record.version > 1
+
+
+def _fill_from_invoice(record: SyncRecord, invoice: Invoice) -> None:
+    record.number, record.kind = invoice.number, invoice.kind.value
+    record.customer_name, record.issued_on = invoice.customer.name, invoice.issued_on
+    record.total, record.currency = invoice.total, invoice.currency
+
+
+def _changed_after_posting(
+    context: SyncContext, record: SyncRecord, invoice: Invoice
+) -> tuple[str, str]:
+    psa, ledger = context.source.label, context.ledger.label
+    what = "credit note" if record.kind == InvoiceKind.CREDIT_NOTE.value else "invoice"
+    number = record.number or invoice.number or record.psa_id
+    when = f" on {_day(record.posted_at)}" if record.posted_at else ""
+    message = (
+        f"{number} changed in {psa} after it was posted to {ledger}{when}: re-post to update "
+        f"the {ledger} {what}."
+    )
+    if record.total is not None and Decimal(record.total) != invoice.total:
+        message += (
+            f" Its total went from {_plain(Decimal(record.total))} to {_plain(invoice.total)}."
+        )
+    hint = (
+        f"Re-post it to update {ledger} {what} {record.ledger_number or number} in place (the "
+        f"same document, never a second one); {psa} is marked as posted once {ledger} holds "
+        f"the change. If the {what} has payments in {ledger}, remove them there first and "
+        "apply them again afterwards. If the change was a mistake, undo it in "
+        f"{psa} and sync again."
+    )
+    return message, hint
+
+
+def _day(moment: datetime) -> str:
+    """A date as the admin reads it: "3 Mar 2026"."""
+    return f"{moment.day} {moment:%b %Y}"
+
+
+def _plain(amount: Decimal) -> str:
+    """An amount as the admin reads it: cents, without the database's trailing places."""
+    return str(amount.quantize(Decimal("0.01")))
 
 
 def _product_of(identifier: str, line: InvoiceLine | None) -> Product:

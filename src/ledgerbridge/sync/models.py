@@ -22,6 +22,7 @@ class SyncRun(models.Model):
         SCHEDULE = "schedule", "Schedule"
         POLL = "poll", "New closed records"
         RETRY = "retry", "Retry"
+        REPOST = "repost", "Re-post"
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -82,6 +83,8 @@ class SyncRecord(models.Model):
         POSTING = "posting"  # sent to the ledger; outcome being resolved
         POSTED = "posted"  # in the ledger, not yet marked in the PSA
         ACKNOWLEDGED = "acknowledged"  # in the ledger and marked as posted in the PSA
+        # In the ledger, but the PSA invoice changed since: re-post to update the ledger's copy.
+        CHANGED = "changed"
         FAILED = "failed"
         EXCLUDED = "excluded"  # kept out of the ledger by a rule or by hand
         SKIPPED_ONBOARDING = "skipped_onboarding"  # older than the onboarding date
@@ -98,6 +101,7 @@ class SyncRecord(models.Model):
     total = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True, default="")
     source_ids = models.JSONField(default=dict, blank=True)  # the adapter's SourceIds
+    # What the PSA invoice held when it was last written to the ledger (its digest).
     fingerprint = models.CharField(max_length=64, blank=True, default="")
     version = models.PositiveIntegerField(default=1)  # bumped by a re-post
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)

@@ -18,6 +18,12 @@ What QuickBooks asks of an adapter, and how this one answers:
   that turns out to be this very document counts as `already_existed`. When the whole call's
   outcome is unclear the documents are looked up by number and only the missing ones are
   reported `uncertain`.
+- **Updates** of a posted document (a re-post after it changed in the PSA) are full updates:
+  the document's fields as a create would send them, with `Id` and the `SyncToken` read just
+  before (a plain update replaces every writable field, so nothing stale, such as an earlier tax
+  detail, survives). A stale token (5010) is read again and tried once more. A document with a
+  payment applied is refused with the instruction to remove it first, and one that already
+  holds the change is not written; after a lost answer it is read back and compared.
 - **Tax.** Outside the US, each line carries its TaxCode and, when every line has the PSA's
   tax and each code has one rate, `TxnTaxDetail` states the PSA's tax so the totals agree. A US
   company with automated sales tax takes lines marked `TAX` or `NON` and computes the tax
@@ -66,6 +72,8 @@ from ledgerbridge.connectors.qbo.client import (
 from ledgerbridge.connectors.qbo.faults import (
     DUPLICATE_DOC_NUMBER,
     DUPLICATE_NAME,
+    OBJECT_NOT_FOUND,
+    STALE_OBJECT,
     VENDOR,
     fault_to_error,
     has_code,
@@ -487,6 +495,89 @@ class QboLedger:
                     )
         return results
 
+    def update_document(self, ledger_id: str, document: PostableDocument) -> PostResult:
+        """A full update of the Invoice (or CreditMemo) `ledger_id`, read first.
+
+        QuickBooks itself lets an invoice with payments change as long as its total stays above
+        them, but the payments would then settle a document other than the one the customer
+        paid; like Xero, such a document is refused with the instruction to remove the payment.
+        """
+        entity = records.ENTITY_OF[document.kind]
+        try:
+            fields = records.document_fields(document, self._lookup())
+        except ConnectorError as error:
+            return PostResult(key=document.key, error=error)
+        for attempt in (1, 2):
+            current = self._read_document(entity, ledger_id)
+            if current is None:
+                return PostResult(key=document.key, error=_gone(document, ledger_id))
+            blocked = _not_editable(document, current)
+            if blocked is not None:
+                return PostResult(key=document.key, error=blocked)
+            if _holds(current, fields):
+                return PostResult(
+                    key=document.key,
+                    document=self._document(current, document.kind),
+                    outcome="already_existed",
+                )
+            token = as_str(current.get("SyncToken"))
+            try:
+                answer = self.client.call(
+                    "POST",
+                    entity.lower(),
+                    json={**fields, "Id": ledger_id, "SyncToken": token},
+                    # Per attempt and token: a repeat replays, a re-read token is heard afresh.
+                    request_key=f"update:{document.key}#{document.attempt}:{token}",
+                )
+            except ConnectorError as error:
+                if has_code(error, STALE_OBJECT) and attempt == 1:
+                    continue  # changed in QuickBooks meanwhile: read it again, once
+                if error.kind == ErrorKind.UNCERTAIN:
+                    return self._settle_unclear_update(entity, ledger_id, document, fields, error)
+                if error.kind in (ErrorKind.AUTH, ErrorKind.PERMISSION):
+                    raise
+                return PostResult(key=document.key, error=error)
+            record = answer.get(entity) if isinstance(answer, Mapping) else None
+            if not isinstance(record, Mapping):
+                lost = _uncertain(f"{VENDOR} answered the update without the document.")
+                return self._settle_unclear_update(entity, ledger_id, document, fields, lost)
+            return PostResult(
+                key=document.key,
+                document=self._document(record, document.kind),
+                outcome="created",
+            )
+        raise AssertionError("unreachable: the second attempt always returns")
+
+    def _read_document(self, entity: str, ledger_id: str) -> dict[str, Any] | None:
+        """The document, or None when QuickBooks has none (it answers 610 for a missing id)."""
+        try:
+            return self.client.read(entity, ledger_id)
+        except ConnectorError as error:
+            if has_code(error, OBJECT_NOT_FOUND):
+                return None
+            raise
+
+    def _settle_unclear_update(
+        self,
+        entity: str,
+        ledger_id: str,
+        document: PostableDocument,
+        fields: Mapping[str, Any],
+        cause: ConnectorError,
+    ) -> PostResult:
+        """After a lost answer: read the document back; it holds the change, or stays unclear."""
+        try:
+            current = self._read_document(entity, ledger_id)
+        except ConnectorError:
+            current = None
+        if current is not None and _holds(current, fields):
+            return PostResult(
+                key=document.key,
+                document=self._document(current, document.kind),
+                outcome="created",
+            )
+        return PostResult(key=document.key, error=cause)
+
     def _resolve_uncertain(
         self,
         documents: Sequence[PostableDocument],
@@ -733,6 +824,103 @@ def _uncertain(message: str, detail: str = "") -> ConnectorError:
         message,
         hint="LedgerBridge looks the document up before trying again, so nothing is posted twice.",
         vendor_detail=detail,
+    )
+
+
+def _holds(current: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:
+    """QuickBooks' document already says what `fields` (a create's body) says: customer,
+    number, date, the sales lines (text, quantity, amount, product) and any stated tax."""
+    for name in ("CustomerRef", "DepartmentRef"):
+        if records.ref_value(current.get(name)) != records.ref_value(fields.get(name)):
+            return False
+    if as_str(current.get("DocNumber")) != as_str(fields.get("DocNumber")):
+        return False
+    if as_str(current.get("TxnDate")) != as_str(fields.get("TxnDate")):
+        return False
+    held = [line for line in current.get("Line") or [] if _is_sale(line)]
+    wanted = [line for line in fields.get("Line") or [] if _is_sale(line)]
+    if len(held) != len(wanted) or not all(map(_same_line, held, wanted)):
+        return False
+    stated = fields.get("TxnTaxDetail")
+    if isinstance(stated, Mapping) and "TotalTax" in stated:
+        tax = current.get("TxnTaxDetail")
+        total_tax = records.money(tax.get("TotalTax")) if isinstance(tax, Mapping) else None
+        return total_tax == records.money(stated["TotalTax"])
+    return True
+
+
+def _is_sale(line: Any) -> bool:
+    return isinstance(line, Mapping) and line.get("DetailType") == "SalesItemLineDetail"
+
+
+def _same_line(held: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """A stored sales line says what a line of the body says: text, quantity, amount, and
+    each reference the body sets (product, account, class, a tax code QuickBooks keeps)."""
+    if as_str(held.get("Description")).strip() != as_str(wanted.get("Description")).strip():
+        return False
+    if _cents(held.get("Amount")) != _cents(wanted.get("Amount")):
+        return False
+    held_detail, wanted_detail = _detail(held), _detail(wanted)
+    if records.money(held_detail.get("Qty")) != records.money(wanted_detail.get("Qty")):
+        return False
+    for name in ("ItemRef", "ItemAccountRef", "ClassRef", "TaxCodeRef"):
+        stated = records.ref_value(wanted_detail.get(name))
+        if name == "TaxCodeRef" and stated in (records.US_TAXABLE, records.US_NON_TAXABLE):
+            continue  # automated sales tax may turn TAX into NON for an exempt customer
+        if stated and records.ref_value(held_detail.get(name)) != stated:
+            return False
+    return True
+
+
+def _detail(line: Mapping[str, Any]) -> Mapping[str, Any]:
+    detail = line.get("SalesItemLineDetail")
+    return detail if isinstance(detail, Mapping) else {}
+
+
+def _cents(value: Any) -> Decimal | None:
+    amount = records.money(value)
+    return amount.quantize(Decimal("0.01")) if amount is not None else None
+
+
+def _not_editable(document: PostableDocument, current: Mapping[str, Any]) -> ConnectorError | None:
+    """A document with money applied: changing it would leave the payments on another sum."""
+    total = records.money(current.get("TotalAmt")) or Decimal(0)
+    remaining = records.money(current.get("Balance"))
+    if document.kind == InvoiceKind.CREDIT_NOTE:
+        remaining = records.money(current.get("RemainingCredit"))
+        if remaining is None:
+            remaining = records.money(current.get("Balance"))
+    applied = total - remaining if remaining is not None else Decimal(0)
+    payments = [
+        as_str(link.get("TxnId"))
+        for link in current.get("LinkedTxn") or []
+        if isinstance(link, Mapping) and as_str(link.get("TxnType")) == "Payment"
+    ]
+    if applied <= 0 and not payments:
+        return None
+    what = "credit memo" if document.kind == InvoiceKind.CREDIT_NOTE else "invoice"
+    number = as_str(current.get("DocNumber")) or document.number
+    said = f" (payment {', '.join(payments)})" if payments else ""
+    return ConnectorError(
+        ErrorKind.VALIDATION,
+        f"QuickBooks {what} {number} has {applied} applied to it{said}, so LedgerBridge will "
+        "not change it.",
+        hint=f"Remove the payment from the {what} in QuickBooks first (open the payment and "
+        f"untick the {what}, or delete the payment), retry this record, then apply the "
+        "payment again in QuickBooks and run the payment sync.",
+        vendor_detail=f"Balance {remaining} of {total}",
+    )
+
+
+def _gone(document: PostableDocument, ledger_id: str) -> ConnectorError:
+    what = "credit memo" if document.kind == InvoiceKind.CREDIT_NOTE else "invoice"
+    return ConnectorError(
+        ErrorKind.VALIDATION,
+        f"QuickBooks no longer has {what} {document.number or ledger_id} to update; it may "
+        "have been deleted there.",
+        hint=f"Enter the corrected {what} in QuickBooks by hand, then use 'Mark posted' on "
+        "this record.",
+        vendor_detail=f"Id {ledger_id}",
     )
 
 

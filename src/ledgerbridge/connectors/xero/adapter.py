@@ -16,6 +16,12 @@ What it promises the engine, and how Xero makes that possible:
   again: each document is looked up by number, and only those not found are `uncertain`. An
   "Invoice # must be unique." refusal for a document Xero already holds with the same contact and
   total is an earlier post whose answer was lost: `already_existed`, not a failure.
+- **Updates** of a posted document (a re-post after it changed in the PSA) go to
+  `POST Invoices/{InvoiceID}` (or CreditNotes). Xero lets a DRAFT, SUBMITTED or AUTHORISED
+  document change while no payment or credit is applied to it; the lines sent (without their
+  `LineItemID`s) replace the old ones. The document is read first: a paid, voided or allocated
+  one is refused with what to do in Xero, and one that already holds the change is not written
+  again; after a lost answer it is read back and compared, never sent blind.
 """
 
 import hashlib
@@ -66,6 +72,9 @@ _HASH_DIGITS: Final = 8
 _NUMBERS_PER_LOOKUP: Final = 25
 _CENT: Final = Decimal("0.01")
 _GONE_STATUSES: Final = frozenset({"DELETED", "VOIDED"})
+_DRAFT_STATUSES: Final = frozenset({"DRAFT", "SUBMITTED"})
+# What Xero answers an update of a document it will not let change (paid, allocated, voided).
+_NOT_EDITABLE_TEXTS: Final = ("cannot be edited", "not of valid status for modification")
 
 _LINE_AMOUNT_TYPES: Final = {
     LineAmounts.EXCLUSIVE: "Exclusive",
@@ -610,6 +619,113 @@ class XeroLedger:
                 )
         return results
 
+    # -- updating a posted document ----------------------------------------------------------
+
+    def update_document(self, ledger_id: str, document: PostableDocument) -> PostResult:
+        """`POST Invoices/{InvoiceID}` (or CreditNotes) with the document's fields and lines.
+
+        Read first: a document Xero will not let change is refused with the instruction, and
+        one that already holds the change (an earlier update whose answer was lost) is
+        `already_existed` without a write.
+        """
+        resource = _RESOURCES[document.kind]
+        refusal = self._refuse_before_sending(document, set())
+        if refusal is not None:
+            return PostResult(key=document.key, error=refusal)
+        current = self._read_document(resource, ledger_id)
+        if current is None:
+            return PostResult(key=document.key, error=_gone(resource, document, ledger_id))
+        blocked = _not_editable(resource, document, current)
+        if blocked is not None:
+            return PostResult(key=document.key, error=blocked)
+        if _holds(current, document):
+            return PostResult(
+                key=document.key,
+                document=self._ledger_document(resource, current),
+                outcome="already_existed",
+            )
+        payload = _document_payload(resource, document)
+        payload[resource.id_field] = ledger_id
+        status = wire.text(current.get("Status")).upper()
+        if status not in _DRAFT_STATUSES:
+            payload["Status"] = status  # Xero never takes an approved document back to draft
+        key = idempotency_key(
+            [
+                f"{document.key}#{document.attempt}:{hashlib.sha256(encode_json(payload)).hexdigest()}"
+            ],
+            prefix="lb-update",
+        )
+        try:
+            body = self.client.request(
+                "POST",
+                f"{resource.collection}/{ledger_id}",
+                params={"unitdp": 4, "summarizeErrors": "false"},
+                json={resource.collection: [payload]},
+                headers={"Idempotency-Key": key},
+                idempotent=False,
+            )
+            answers = self.client.records_of(body, resource.collection)
+        except ConnectorError as error:
+            if error.kind in (ErrorKind.AUTH, ErrorKind.PERMISSION):
+                raise
+            if error.kind not in (ErrorKind.UNCERTAIN, ErrorKind.TRANSIENT):
+                return PostResult(
+                    key=document.key, error=_update_refusal(resource, document, error)
+                )
+            return self._settle_unclear_update(resource, ledger_id, document, error)
+        if not answers:
+            lost = ConnectorError(
+                ErrorKind.UNCERTAIN,
+                f"Xero answered the update of {resource.label} {document.number} without it.",
+                hint="LedgerBridge reads the document back before trying again.",
+            )
+            return self._settle_unclear_update(resource, ledger_id, document, lost)
+        answer = answers[0]
+        messages = wire.validation_messages(answer)
+        if (
+            messages
+            or answer.get("HasErrors") is True
+            or wire.text(answer.get("StatusAttributeString")).upper() == "ERROR"
+        ):
+            refused = _refusal(resource, document, messages)
+            return PostResult(key=document.key, error=_update_refusal(resource, document, refused))
+        return PostResult(
+            key=document.key, document=self._ledger_document(resource, answer), outcome="created"
+        )
+
+    def _read_document(self, resource: _Resource, ledger_id: str) -> Mapping[str, Any] | None:
+        try:
+            rows = self.client.get_records(
+                f"{resource.collection}/{ledger_id}",
+                params={"unitdp": 4},
+                key=resource.collection,
+            )
+        except ConnectorError as error:
+            if error.kind == ErrorKind.NOT_FOUND:
+                return None
+            raise
+        return rows[0] if rows else None
+
+    def _settle_unclear_update(
+        self,
+        resource: _Resource,
+        ledger_id: str,
+        document: PostableDocument,
+        cause: ConnectorError,
+    ) -> PostResult:
+        """After a lost answer: read the document back; it holds the change, or stays unclear."""
+        try:
+            current = self._read_document(resource, ledger_id)
+        except ConnectorError as error:
+            return PostResult(key=document.key, error=_uncertain(cause, error))
+        if current is not None and _holds(current, document):
+            return PostResult(
+                key=document.key,
+                document=self._ledger_document(resource, current),
+                outcome="created",
+            )
+        return PostResult(key=document.key, error=_uncertain(cause, current))
+
     def _lookup_numbers(
         self, resource: _Resource, numbers: Sequence[str]
     ) -> dict[str, _Found] | ConnectorError:
@@ -903,6 +1019,114 @@ def _same_document(found: _Found, document: PostableDocument) -> bool:
 
 def _cents(amount: Decimal) -> Decimal:
     return amount.quantize(_CENT)
+
+
+def _holds(current: Mapping[str, Any], document: PostableDocument) -> bool:
+    """Xero's document already says what `document` says: contact, number, date, lines (and
+    the total, where the document's tax is known)."""
+    contact = current.get("Contact")
+    contact_id = wire.text(contact.get("ContactID")) if isinstance(contact, Mapping) else ""
+    if contact_id != document.customer_ledger_id:
+        return False
+    resource = _RESOURCES[document.kind]
+    if document.number and wire.text(current.get(resource.number_field)) != document.number:
+        return False
+    if wire.parse_date(current.get("Date")) != document.issued_on:
+        return False
+    rows = current.get("LineItems")
+    lines = [row for row in rows if isinstance(row, Mapping)] if isinstance(rows, list) else []
+    if len(lines) != len(document.lines):
+        return False
+    for row, line in zip(lines, document.lines, strict=True):
+        amount = wire.money(row.get("LineAmount"))
+        if (
+            wire.text(row.get("Description")).strip() != line.description.strip()
+            or wire.money(row.get("Quantity")) != line.quantity
+            or amount is None
+            # A discounted line's amount is Xero's to work out; its quantity and text still say.
+            or (not line.discount_rate and _cents(amount) != _cents(line.line_amount))
+            or (line.account_code and wire.text(row.get("AccountCode")) != line.account_code)
+            or (line.tax_code and wire.text(row.get("TaxType")) != line.tax_code)
+        ):
+            return False
+    total = wire.money(current.get("Total"))
+    if expected_total(document) is not None:
+        return total is not None and _cents(total) == _cents(document.total)
+    return True
+
+
+def _money_applied(resource: _Resource, current: Mapping[str, Any]) -> Decimal:
+    """Payments and credits Xero holds against the document (what stops an edit)."""
+    if resource.kind == InvoiceKind.CREDIT_NOTE:
+        total = wire.money(current.get("Total")) or Decimal(0)
+        remaining = wire.money(current.get("RemainingCredit"))
+        return total - remaining if remaining is not None else Decimal(0)
+    paid = wire.money(current.get("AmountPaid")) or Decimal(0)
+    credited = wire.money(current.get("AmountCredited")) or Decimal(0)
+    return paid + credited
+
+
+def _instruction(resource: _Resource) -> str:
+    label = resource.label
+    return (
+        "Xero does not let a document with a payment or credit applied change. Remove the "
+        f"payment in Xero first (open the payment on the {label} and choose 'Remove and "
+        "Redo'; unallocate any credit note), retry this record, then apply the payment again "
+        "in Xero and run the payment sync. If the payment must stay, void the "
+        f"{label} in Xero, enter the corrected one there by hand and use 'Mark posted' here."
+    )
+
+
+def _not_editable(
+    resource: _Resource, document: PostableDocument, current: Mapping[str, Any]
+) -> ConnectorError | None:
+    """Why Xero will not let this document change, with what to do; None when it will."""
+    status = wire.text(current.get("Status")).upper()
+    number = wire.text(current.get(resource.number_field)) or document.number
+    if status in _GONE_STATUSES:
+        return ConnectorError(
+            ErrorKind.VALIDATION,
+            f"Xero {resource.label} {number} is {status.lower()}, so Xero will not let it change.",
+            hint=f"Xero keeps {status.lower()} documents as they are. Enter the corrected "
+            f"{resource.label} in Xero by hand, then use 'Mark posted' on this record.",
+        )
+    applied = _money_applied(resource, current)
+    if status == "PAID" or applied > 0:
+        said = f"is paid ({applied} applied)" if status == "PAID" else f"has {applied} applied"
+        return ConnectorError(
+            ErrorKind.VALIDATION,
+            f"Xero {resource.label} {number} {said}, so Xero will not let it change.",
+            hint=_instruction(resource),
+        )
+    return None
+
+
+def _update_refusal(
+    resource: _Resource, document: PostableDocument, error: ConnectorError
+) -> ConnectorError:
+    """Xero's refusal of an update; one saying the document cannot change (paid or voided
+    since it was read) gets the instruction as its hint."""
+    said = f"{error.message} {error.vendor_detail}".lower()
+    if any(text in said for text in _NOT_EDITABLE_TEXTS):
+        return ConnectorError(
+            ErrorKind.VALIDATION,
+            error.message,
+            hint=_instruction(resource),
+            status=error.status,
+            vendor_detail=error.vendor_detail,
+        )
+    return error
+
+
+def _gone(resource: _Resource, document: PostableDocument, ledger_id: str) -> ConnectorError:
+    return ConnectorError(
+        ErrorKind.VALIDATION,
+        f"Xero no longer has {resource.label} {document.number or ledger_id} to update; it "
+        "may have been deleted there.",
+        hint=f"Enter the corrected {resource.label} in Xero by hand, then use 'Mark posted' "
+        "on this record.",
+        vendor_detail=f"{resource.id_field} {ledger_id}",
+    )
 
 
 def _refusal(
