@@ -120,10 +120,28 @@ def test_a_refusal_is_logged_and_may_be_sent_again_once_fixed() -> None:
     assert ledger.lookups == 0  # a refusal wrote nothing, so there is nothing to look for
 
 
-def test_the_same_key_with_other_content_is_refused() -> None:
-    writelog.record([intent(total="100.00")])
-    with pytest.raises(writelog.WriteConflictError):
-        writelog.record([intent(total="100.01")])
+def test_fixed_content_replaces_a_refused_write_under_the_same_key() -> None:
+    ledger = FakeLedger()
+    ledger.refuse_next = True
+    with pytest.raises(ConnectorError):
+        post(ledger)
+    # The admin fixes a mapping: same document, same key, new content. Nothing was written,
+    # so the new content simply goes.
+    fixed = intent(total="100.01")
+    writelog.perform(fixed, send=lambda: ledger.send("INV-1"), lookup=lambda: None)
+    row = OutboundWrite.objects.get()
+    assert (row.state, row.digest) == ("succeeded", fixed.digest)
+
+
+def test_new_content_for_a_write_in_doubt_waits_for_the_lookup() -> None:
+    (row,) = writelog.record([intent(total="100.00")])
+    writelog.sending([row])
+    writelog.uncertain(row, "timeout")
+    (again,) = writelog.record([intent(total="100.01")])
+    with pytest.raises(ValueError, match="must not be sent again"):
+        writelog.sending([again])  # never send other content over a write that may be there
+    writelog.not_found(again)
+    assert OutboundWrite.objects.get().digest == intent(total="100.01").digest
 
 
 def test_rows_in_doubt_cannot_be_marked_for_sending() -> None:

@@ -28,7 +28,11 @@ def company(account: Account) -> Company:
 
 
 def run_sync(
-    company: Company, psa: FakePsa, ledger: FakeLedger, policy: SyncPolicy = POLICY
+    company: Company,
+    psa: FakePsa,
+    ledger: FakeLedger,
+    policy: SyncPolicy = POLICY,
+    mappings: Mappings = MAPPINGS,
 ) -> SyncRun:
     run = SyncRun.objects.create(company=company, trigger=SyncRun.Trigger.MANUAL)
     context = SyncContext(
@@ -37,7 +41,7 @@ def run_sync(
         source=psa,
         ledger=ledger,
         policy=policy,
-        mappings=MAPPINGS,
+        mappings=mappings,
         ledger_target="fake-ledger",
         psa_target="fake-psa",
     )
@@ -197,3 +201,17 @@ def test_credit_notes_link_to_their_posted_invoice(company: Company) -> None:
     run_sync(company, psa, ledger)
     assert ledger.documents["CN-1"].kind == InvoiceKind.CREDIT_NOTE
     assert ledger.documents["CN-1"].applies_to_ledger_id == "doc-1"
+
+
+def test_a_refused_invoice_posts_after_its_mapping_is_fixed(company: Company) -> None:
+    # Xero refuses the account code; the admin maps the GL account to another and syncs again:
+    # the same document (same write key) goes with its new content.
+    psa, ledger = FakePsa([make_invoice(1)]), FakeLedger()
+    ledger.refuse["INV-1"] = "Account code '200' is not a valid code for this document."
+    run_sync(company, psa, ledger)
+    assert states(company) == {"INV-1": "failed"}
+    del ledger.refuse["INV-1"]
+    fixed = Mappings(accounts={"4000": "210"}, tax_codes={"GST": "OUTPUT"})
+    run_sync(company, psa, ledger, mappings=fixed)
+    assert states(company) == {"INV-1": "acknowledged"}
+    assert ledger.documents["INV-1"].lines[0].account_code == "210"

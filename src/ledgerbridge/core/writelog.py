@@ -4,7 +4,9 @@ DESIGN.md's first principle, as code. For every write to a ledger, a PSA or a ga
 
 1. `record` a row under a deterministic key (company, record, version) and the request's digest.
    Recording again returns the same row, so a retry or a second worker never makes a second
-   intent; the same key with different content is a bug and raises `WriteConflictError`.
+   intent. New content under the same key (a refused document fixed by a mapping) replaces
+   the digest while nothing was written; once something may have been written, the old digest
+   stays until a lookup proves the write absent (`not_found`).
 2. `sending` moves the rows to `sent` and commits *before* the request leaves. A process that
    dies mid-call leaves them `sent`, which the next attempt treats like `uncertain`.
 3. The outcome: `succeeded` (with the vendor's id), `failed` (the vendor refused, nothing was
@@ -36,10 +38,6 @@ State = OutboundWrite.State
 NEEDS_LOOKUP = frozenset({State.SENT, State.UNCERTAIN})
 # States from which sending is safe.
 SENDABLE = frozenset({State.PENDING, State.FAILED})
-
-
-class WriteConflictError(Exception):
-    """The same key was recorded for different content: the key is not deterministic enough."""
 
 
 @dataclass(frozen=True)
@@ -89,9 +87,12 @@ def record(intents: Sequence[Intent]) -> list[OutboundWrite]:
             # Another process recorded it between our look and our insert.
             row = OutboundWrite.objects.get(key=intent.key)
         if row.digest != intent.digest:
-            raise WriteConflictError(
-                f"{intent.operation} {intent.key!r} was recorded before with different content"
-            )
+            if row.state in SENDABLE:
+                # Nothing was written under this key: the fixed content is what goes now.
+                _update(row, digest=intent.digest)
+            else:
+                # It may be in place with the old content; `not_found` adopts the new one.
+                row.next_digest = intent.digest  # type: ignore[attr-defined]
         rows.append(row)
     return rows
 
@@ -151,8 +152,8 @@ def found(row: OutboundWrite, written: Written) -> None:
 
 
 def not_found(row: OutboundWrite) -> None:
-    """A lookup proved the write never landed: it may be sent again."""
-    _update(row, state=State.PENDING)
+    """A lookup proved the write never landed: it may be sent again (with the latest content)."""
+    _update(row, state=State.PENDING, digest=getattr(row, "next_digest", row.digest))
 
 
 def perform(

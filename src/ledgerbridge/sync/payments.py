@@ -25,7 +25,12 @@ from ledgerbridge.sync.models import RecordType, SyncCursor, SyncedPayment, Sync
 CURSOR = "ledger_payments"
 # Outcomes worth another try: the payment is read again until it lands or is refused.
 RETRY_LATER_KINDS = frozenset({ErrorKind.UNCERTAIN, ErrorKind.TRANSIENT, ErrorKind.RATE_LIMITED})
-POSTED_STATES = (SyncRecord.State.POSTED, SyncRecord.State.ACKNOWLEDGED)
+# In the ledger: a record changed in the PSA since is still the ledger's invoice to pay.
+POSTED_STATES = (
+    SyncRecord.State.POSTED,
+    SyncRecord.State.ACKNOWLEDGED,
+    SyncRecord.State.CHANGED,
+)
 
 
 class PaymentSync:
