@@ -117,6 +117,9 @@ class LeanLedger:
     ) -> LedgerDocument | None:
         return None
 
+    def update_document(self, ledger_id: str, document: PostableDocument) -> PostResult:
+        raise NotImplementedError("the throughput run never re-posts")
+
     def lock_dates(self) -> LockDates:
         return LockDates()
 
