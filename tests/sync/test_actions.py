@@ -227,3 +227,48 @@ def test_company_schedules_and_polls_queue_runs_when_due(company: Company) -> No
         ("poll", ["invoice"]),
         ("poll", ["invoice"]),
     ]
+
+
+def test_passing_failures_are_retried_after_a_pause(company: Company, wiring: Wiring) -> None:
+    from datetime import timedelta
+
+    from ledgerbridge.connectors.base import ConnectorError, ErrorKind
+    from ledgerbridge.core import clock
+
+    ledger, build = wiring.ledger, wiring.build
+    ledger.raise_on_post = ConnectorError(ErrorKind.TRANSIENT, "Xero is down for maintenance.")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("django.db.transaction.on_commit", lambda fn: None)
+        first = actions.execute_run(queued(company).pk, build_context=build)
+    first.refresh_from_db()
+    assert first.status == "partial"
+    retry = SyncRun.objects.get(trigger="retry")
+    assert (retry.retry_attempt, sorted(retry.only_psa_ids)) == (1, ["1", "2", "3", "4"])
+    assert retry.not_before is not None and retry.not_before - clock.now() > timedelta(minutes=1)
+    # Too early: a worker handed it leaves it waiting.
+    assert actions.execute_run(retry.pk, build_context=build).status == "queued"
+    ledger.raise_on_post = None
+    clock.set_now(clock.now() + timedelta(minutes=3))
+    actions.execute_run(retry.pk, build_context=build)
+    retry.refresh_from_db()
+    assert retry.status == "succeeded" and len(ledger.documents) == 4
+
+
+def test_a_psa_that_cannot_list_fails_the_run_with_its_reason_and_retries(
+    company: Company, wiring: Wiring
+) -> None:
+    from ledgerbridge.connectors.base import ConnectorError, ErrorKind
+
+    def down(**kwargs: object) -> object:
+        raise ConnectorError(
+            ErrorKind.TRANSIENT, "ConnectWise did not answer in time.", hint="Tried again soon."
+        )
+
+    wiring.psa.list_postable_invoices = down  # type: ignore[method-assign,assignment]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("django.db.transaction.on_commit", lambda fn: None)
+        run = actions.execute_run(queued(company).pk, build_context=wiring.build)
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert run.error == "ConnectWise did not answer in time. Tried again soon."
+    assert SyncRun.objects.filter(trigger="retry", retry_attempt=1).count() == 1

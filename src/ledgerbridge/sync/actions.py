@@ -8,7 +8,7 @@ expires, and the next run resumes where it stopped (the write log makes that saf
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -16,10 +16,12 @@ from django.db.models import F
 
 from ledgerbridge.accounts.models import User
 from ledgerbridge.companies.models import Company
+from ledgerbridge.connectors.base import ConnectorError
 from ledgerbridge.core import audit, clock, leases
 from ledgerbridge.sync.engine import InvoiceSync, RunCancelledError, RunStoppedError, SyncContext
 from ledgerbridge.sync.models import RecordType, SyncRecord, SyncRun
 from ledgerbridge.sync.payments import PaymentSync
+from ledgerbridge.sync.policy import ErrorClass
 
 logger = logging.getLogger(__name__)
 
@@ -51,16 +53,21 @@ def request_run(
     user: User | None = None,
     only_psa_ids: Iterable[str] = (),
     enqueue: bool = True,
+    not_before: datetime | None = None,
+    retry_attempt: int = 0,
 ) -> SyncRun:
-    """Queue a run and hand it to a worker (after the transaction commits)."""
+    """Queue a run and hand it to a worker (after the transaction commits); a run with
+    `not_before` waits for the scheduler to hand it over then."""
     run = SyncRun.objects.create(
         company=company,
         trigger=trigger,
         record_types=[str(t) for t in record_types],
         only_psa_ids=list(only_psa_ids),
         requested_by=user,
+        not_before=not_before,
+        retry_attempt=retry_attempt,
     )
-    if enqueue:
+    if enqueue and not_before is None:
         from ledgerbridge.sync.tasks import execute_sync_run
 
         transaction.on_commit(lambda: execute_sync_run.enqueue(run.pk))
@@ -70,7 +77,7 @@ def request_run(
 def execute_run(run_id: int, *, build_context: ContextBuilder | None = None) -> SyncRun:
     """Do the run's work under the company lease. Raises `SyncBusyError` if another holds it."""
     run = SyncRun.objects.select_related("company").get(pk=run_id)
-    if run.finished:
+    if run.finished or (run.not_before is not None and run.not_before > clock.now()):
         return run
     company = run.company
     holder = f"run:{run.pk}:{uuid.uuid4().hex[:8]}"
@@ -105,12 +112,51 @@ def execute_run(run_id: int, *, build_context: ContextBuilder | None = None) -> 
         except RunStoppedError as stopped:
             _finish(run, SyncRun.Status.FAILED, error=str(stopped), counts=context.counts)
             return run
+        except ConnectorError as error:
+            # The PSA or ledger failed as a whole (listing invoices, reading lock dates): say
+            # so on the run; passing faults are tried again after a pause.
+            _finish(
+                run,
+                SyncRun.Status.FAILED,
+                error=f"{error.message} {error.hint}".strip(),
+                counts=context.counts,
+            )
+            if error.retryable:
+                _retry_later(run, only_psa_ids=list(run.only_psa_ids))
+            return run
         failed = context.counts.get("failed", 0) + context.counts.get("uncertain", 0)
         status = SyncRun.Status.PARTIAL if failed else SyncRun.Status.SUCCEEDED
         _finish(run, status, counts=context.counts)
+        passing = list(
+            SyncRecord.objects.filter(
+                last_run=run, state=SyncRecord.State.FAILED, error_class=ErrorClass.TRANSIENT
+            ).values_list("psa_id", flat=True)
+        )
+        if passing:
+            _retry_later(run, only_psa_ids=passing, record_types=[RecordType.INVOICE])
         return run
     finally:
         leases.release(lease_name(company.pk), holder)
+
+
+# Pauses before retrying records that failed for a passing reason (the vendor was down, over
+# its limit); after the last one they wait for the next scheduled or manual run.
+RETRY_BACKOFF = (timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30))
+
+
+def _retry_later(
+    run: SyncRun, *, only_psa_ids: list[str], record_types: Sequence[str] | None = None
+) -> SyncRun | None:
+    if run.retry_attempt >= len(RETRY_BACKOFF) or run.cancel_requested:
+        return None
+    return request_run(
+        run.company,
+        trigger=SyncRun.Trigger.RETRY,
+        record_types=record_types or list(run.record_types),
+        only_psa_ids=only_psa_ids,
+        not_before=clock.now() + RETRY_BACKOFF[run.retry_attempt],
+        retry_attempt=run.retry_attempt + 1,
+    )
 
 
 def _default_builder() -> ContextBuilder:

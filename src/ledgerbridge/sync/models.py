@@ -51,6 +51,9 @@ class SyncRun(models.Model):
     counts = models.JSONField(default=dict, blank=True)
     cancel_requested = models.BooleanField(default=False)
     error = models.TextField(blank=True, default="")
+    # A retry after passing faults waits until then (back-off); the scheduler hands it over.
+    not_before = models.DateTimeField(null=True, blank=True)
+    retry_attempt = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]

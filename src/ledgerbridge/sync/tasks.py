@@ -26,8 +26,11 @@ def execute_sync_run(run_id: int) -> str:
 def requeue_waiting_runs() -> int:
     """Hand queued runs to a worker again: those that found their company busy, and those whose
     worker died before starting them. Returns how many were re-queued."""
-    stale = clock.now() - timedelta(seconds=30)
-    waiting = SyncRun.objects.filter(status=SyncRun.Status.QUEUED, created_at__lt=stale)
+    now = clock.now()
+    stale = now - timedelta(seconds=30)
+    waiting = SyncRun.objects.filter(status=SyncRun.Status.QUEUED).filter(
+        Q(not_before__isnull=True, created_at__lt=stale) | Q(not_before__lte=now)
+    )
     count = 0
     for run in waiting.order_by("created_at")[:200]:
         if leases.holder_of(actions.lease_name(run.company_id)) is None:
