@@ -64,3 +64,44 @@ def test_incomplete_credentials_say_what_is_missing(account: Account) -> None:
     with pytest.raises(ConnectorError) as caught:
         source_for(credential)
     assert "company_id" in caught.value.message and "Half done" in caught.value.message
+
+
+def test_the_detail_level_decides_how_finely_connectwise_lines_come(
+    account: Account,
+) -> None:
+    from ledgerbridge_sim.connectwise.app import generate
+
+    sim = Simulator()
+    generate(sim, invoices=30, seed=4)
+    transport = InProcessTransport(build_app(sim))
+    credential = PsaCredential.objects.create(
+        account=account,
+        psa=PsaKind.CONNECTWISE,
+        label="CW",
+        secrets={
+            "site": f"{SIM}/connectwise",
+            "company_id": "demo",
+            "public_key": "demo-public",
+            "private_key": "demo-private",
+            "client_id": "00000000-0000-4000-8000-000000000001",
+        },
+    )
+
+    def lines(level: str) -> dict[str, int]:
+        source = source_for(credential, transport=transport, detail_level=level)
+        return {
+            ref.psa_id: len(source.get_invoice(ref).lines)
+            for ref in source.list_postable_invoices()
+        }
+
+    standard, detail = lines("standard"), lines("detail")
+    assert standard.keys() == detail.keys()
+    assert all(standard[key] <= detail[key] for key in standard)
+    assert sum(standard.values()) < sum(detail.values())  # one line per GL account at standard
+    # Condensed lines still add up and read as one unit of the whole amount, with a description.
+    source = source_for(credential, transport=transport, detail_level="standard")
+    for ref in source.list_postable_invoices():
+        invoice = source.get_invoice(ref)
+        assert sum(line.line_amount for line in invoice.lines) == invoice.subtotal
+        assert all(line.description for line in invoice.lines)
+        assert all(line.quantity * line.unit_price == line.line_amount for line in invoice.lines)

@@ -168,8 +168,10 @@ class CompanySettings(models.Model):
     gl_owner_levels = models.JSONField(default=list, blank=True)  # ConnectWise location ids
     post_as_draft = models.BooleanField(default=False)
     mark_as_sent = models.BooleanField(default=False)
+    # Detail by default: every PSA line as it is, so tax and totals follow the PSA exactly;
+    # Standard and Summary condense service revenue (ConnectWise's GL export does the merging).
     detail_level = models.CharField(
-        max_length=10, choices=DetailLevel.choices, default=DetailLevel.STANDARD
+        max_length=10, choices=DetailLevel.choices, default=DetailLevel.DETAIL
     )
     tax_source = models.CharField(
         max_length=10, choices=TaxSource.choices, default=TaxSource.PSA_CODE

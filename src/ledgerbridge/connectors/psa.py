@@ -17,6 +17,12 @@ from ledgerbridge.connectors.base import ConnectorError, ErrorKind, PsaSource
 from ledgerbridge.connectors.http import LogHook
 
 
+# The company's service invoice detail level as ConnectWise's GL-export option: one line per GL
+# mapping (Condensed), the invoice's own layout (Default: ticket lines with their summaries), or
+# every entry (Detailed).
+CONNECTWISE_SUMMARY = {"standard": "Condensed", "summary": "Default", "detail": "Detailed"}
+
+
 def budget_name(credential: PsaCredential) -> str:
     return f"psa:{credential.pk}"
 
@@ -31,7 +37,10 @@ def source_for(
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], object] = time.sleep,
     use_budget: bool = True,
+    detail_level: str = "detail",
 ) -> PsaSource:
+    """`detail_level` is the company's service invoice detail level (standard, summary,
+    detail); ConnectWise builds its GL export that finely, Autotask invoices are per item."""
     secrets: dict[str, Any] = dict(credential.secrets or {})
     try:
         if credential.psa == PsaKind.CONNECTWISE:
@@ -39,6 +48,7 @@ def source_for(
                 secrets,
                 location_ids=location_ids,
                 currency=currency,
+                summarize=CONNECTWISE_SUMMARY[detail_level],
                 log_hook=log_hook,
                 detailed_logging=detailed_logging,
                 transport=transport,
@@ -82,7 +92,10 @@ def _connectwise(secrets: dict[str, Any], **options: Any) -> PsaSource:
         sleep=options["sleep"],
     )
     return ConnectWiseSource(
-        client, location_ids=options["location_ids"], default_currency=options["currency"]
+        client,
+        location_ids=options["location_ids"],
+        default_currency=options["currency"],
+        summarize_invoices=options["summarize"],
     )
 
 

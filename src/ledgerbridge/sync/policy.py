@@ -64,7 +64,7 @@ class SyncPolicy:
     timezone: str = "UTC"
     post_as_draft: bool = False  # Xero: DRAFT rather than AUTHORISED
     mark_as_sent: bool = False  # Xero: SentToContact
-    detail_level: DetailLevel = DetailLevel.STANDARD
+    detail_level: DetailLevel = DetailLevel.DETAIL
     tax_source: TaxCodeSource = TaxCodeSource.PSA_CODE
     taxable_tax_code: str = ""  # FIXED: the ledger code for taxable lines
     exempt_tax_code: str = ""  # the ledger code for tax-exempt lines (both sources)

@@ -319,11 +319,14 @@ def _condensed(details: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for detail in details:
         merged = by_account.get(detail["accountNumber"])
         if merged is None:
+            # [U] what the real Condensed export says on a merged line is not documented; the
+            # sales code (or the account) names the revenue, one unit of the whole amount.
             by_account[detail["accountNumber"]] = {
                 **detail,
                 "item": None,
-                "itemDescription": "",
+                "itemDescription": detail.get("salesCode") or f"Revenue {detail['accountNumber']}",
                 "quantity": Decimal(1),
+                "itemPrice": detail["total"],
             }
         else:
             merged["total"] += detail["total"]

@@ -87,7 +87,13 @@ class ConnectWiseSource:
         payment_type: str = "Payment",
         gl_interface_identifier: str = "LedgerBridge",
         customer_cache_size: int = 256,
+        summarize_invoices: str = "Detailed",
     ) -> None:
+        """`summarize_invoices` is ConnectWise's own GL-export option (`Default`, `Condensed`,
+        `Detailed`): how finely service revenue is broken into lines."""
+        if summarize_invoices not in ("Default", "Condensed", "Detailed"):
+            raise ValueError(f"summarize_invoices {summarize_invoices!r} is not a CW option")
+        self.summarize_invoices = summarize_invoices
         self.client = client
         self.location_ids = tuple(location_ids)
         self.default_currency = default_currency
@@ -141,7 +147,7 @@ class ConnectWiseSource:
         return self.client.export_accounting(
             {
                 "batchIdentifier": PREVIEW_IDENTIFIER,
-                "summarizeInvoices": "Detailed",
+                "summarizeInvoices": self.summarize_invoices,
                 "exportInvoicesFlag": True,
                 "exportExpensesFlag": False,
                 "exportProductsFlag": False,
