@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from httpx import BaseTransport
 
 from ledgerbridge.accounts import access
 from ledgerbridge.accounts.models import (
@@ -20,6 +21,8 @@ from ledgerbridge.accounts.models import (
     live_support_grant,
 )
 from ledgerbridge.accounts.roles import ROLES, Role
+from ledgerbridge.connectors.base import ConnectivityFinding, ConnectivityReport, ConnectorError
+from ledgerbridge.connectors.psa import source_for
 from ledgerbridge.core import audit, clock
 
 SUPPORT_MIN = timedelta(hours=1)
@@ -347,3 +350,56 @@ def do_leave_support(request: HttpRequest) -> Account | None:
     request.session.pop(access.SESSION_SUPPORT_ACCOUNT, None)
     request.membership = access.membership_for(request)  # type: ignore[attr-defined]
     return left
+
+
+# --- PSA connectivity tests -------------------------------------------------------------------
+
+
+def psa_test_summary(report: ConnectivityReport) -> str:
+    """One sentence for the checklist and the Account screen: the first problem, or what the
+    PSA confirmed."""
+    problems = report.problems
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return f"{first.message}{more}"
+    said = [f.message for f in report.findings if f.kind == "ok"]
+    return said[0] if said else "Connected."
+
+
+def do_test_psa_credential(
+    request: HttpRequest, credential: PsaCredential, *, transport: BaseTransport | None = None
+) -> ConnectivityReport:
+    """Ask the PSA whether these credentials work, and remember the answer.
+
+    Incomplete credentials and an unreachable PSA are findings like any other, so the admin
+    always gets a report rather than an error page. `transport` lets tests and the demo route
+    the calls to a simulator.
+    """
+    try:
+        report = source_for(credential, transport=transport).test_connectivity()
+    except ConnectorError as failed:
+        report = ConnectivityReport(
+            ok=False,
+            findings=(
+                ConnectivityFinding(kind=failed.kind, message=failed.message, hint=failed.hint),
+            ),
+        )
+    now = clock.now()
+    summary = psa_test_summary(report)
+    with transaction.atomic():
+        PsaCredential.objects.filter(pk=credential.pk).update(
+            last_tested_at=now, last_test_ok=report.ok, last_test_summary=summary
+        )
+        access.record(
+            request,
+            "psa_credential.tested",
+            target=credential,
+            details={
+                "ok": report.ok,
+                "problems": [str(f.kind) for f in report.problems],
+            },
+        )
+    credential.last_tested_at, credential.last_test_ok = now, report.ok
+    credential.last_test_summary = summary
+    return report

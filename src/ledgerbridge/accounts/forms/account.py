@@ -32,6 +32,16 @@ class AccountSettingsForm(forms.ModelForm[Account]):
         return name
 
 
+class SyncOptionsForm(forms.Form):
+    """The account's sync options on the Account screen (saved by the sync area's view)."""
+
+    show_sync_all = forms.BooleanField(
+        required=False,
+        label="Show the “Sync All” button on the Sync screen",
+        help_text="Turn it off if your team should sync one record type at a time.",
+    )
+
+
 # --- PSA credentials -------------------------------------------------------------------------
 
 _HOST = re.compile(

@@ -38,6 +38,7 @@ from ledgerbridge.accounts.models import (
     live_support_grant,
 )
 from ledgerbridge.accounts.roles import Perm
+from ledgerbridge.connectors.oauth import transport_override
 from ledgerbridge.core import clock
 from ledgerbridge.core.features import beta_features
 from ledgerbridge.core.models import AuditEvent
@@ -245,6 +246,24 @@ def psa_credential_make_primary(request: HttpRequest, credential_id: int) -> Htt
             messages.info(request, f"“{credential.label}” already is the primary API account.")
     except actions.AccountActionError as refused:
         messages.error(request, str(refused))
+    return redirect(ACCOUNT_PAGE)
+
+
+@requires(Perm.EDIT_ACCOUNT)
+@require_POST
+def psa_credential_test(request: HttpRequest, credential_id: int) -> HttpResponse:
+    """Test connectivity: in place under the credential's row (htmx), or back on the page."""
+    credential = _credential(request, credential_id)
+    # The in-process simulator route tests set for ledgers (oauth.route_through) serves PSAs too.
+    report = actions.do_test_psa_credential(request, credential, transport=transport_override())
+    if request.headers.get("HX-Request") == "true":
+        context = {"credential": credential, "report": report, "details": report.details}
+        return render(request, "accounts/account/_psa_test.html", context)
+    if report.ok:
+        messages.success(request, f"“{credential.label}”: {credential.last_test_summary}")
+    else:
+        problems = " ".join(f"{f.message} {f.hint}".strip() for f in report.problems)
+        messages.error(request, f"“{credential.label}” did not pass: {problems}")
     return redirect(ACCOUNT_PAGE)
 
 
@@ -503,6 +522,11 @@ urlpatterns: list[URLPattern] = [
         "psa-credentials/<int:credential_id>/delete/",
         psa_credential_delete,
         name="psa-credential-delete",
+    ),
+    path(
+        "psa-credentials/<int:credential_id>/test/",
+        psa_credential_test,
+        name="psa-credential-test",
     ),
     path(
         "psa-credentials/<int:credential_id>/make-primary/",
