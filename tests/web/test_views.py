@@ -219,3 +219,20 @@ def test_an_unknown_host_gets_our_400_page(client: Client) -> None:
     assert b"Bad request" in response.content
     assert b"evil.example" not in response.content
     assert b"ALLOWED_HOSTS" not in response.content
+
+
+def test_the_dashboard_lists_companies_with_their_ledger_once_there_are_some(
+    alice: User,
+) -> None:
+    from ledgerbridge.companies.models import Company, LedgerConnection
+
+    assert alice.account is not None
+    company = Company.objects.create(account=alice.account, name="Northwind AU")
+    LedgerConnection.objects.create(
+        company=company, system="xero", organisation_id="t1", organisation_name="Demo MSP (AU)"
+    )
+    client = Client()
+    client.force_login(alice)
+    html = client.get("/").content.decode()
+    assert "Northwind AU" in html and "Xero: Demo MSP (AU)" in html
+    assert "No companies connected yet" not in html

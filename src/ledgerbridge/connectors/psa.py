@@ -42,6 +42,11 @@ def source_for(
     """`detail_level` is the company's service invoice detail level (standard, summary,
     detail); ConnectWise builds its GL export that finely, Autotask invoices are per item."""
     secrets: dict[str, Any] = dict(credential.secrets or {})
+    if transport is None:
+        # Tests and the demo route every outside call to the in-process simulators.
+        from ledgerbridge.connectors.oauth import transport_override
+
+        transport = transport_override()
     try:
         if credential.psa == PsaKind.CONNECTWISE:
             return _connectwise(

@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
 
-from ledgerbridge.accounts.access import Access, requires
+from ledgerbridge.accounts.access import Access, membership, requires
 from ledgerbridge.core.logs import request_id_var
 
 logger = logging.getLogger(__name__)
@@ -19,7 +19,15 @@ _BARE_500 = (
 
 @requires(Access.SIGNED_IN)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/dashboard.html")
+    companies = [
+        {
+            "company": company,
+            "connection": company.ledger_connection(),
+            "last_run": company.sync_runs.order_by("-created_at").first(),
+        }
+        for company in membership(request).companies().order_by("name")[:50]
+    ]
+    return render(request, "web/dashboard.html", {"companies": companies})
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
