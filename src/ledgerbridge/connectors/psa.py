@@ -16,7 +16,6 @@ from ledgerbridge.accounts.models import PsaCredential, PsaKind
 from ledgerbridge.connectors.base import ConnectorError, ErrorKind, PsaSource
 from ledgerbridge.connectors.http import LogHook
 
-
 # The company's service invoice detail level as ConnectWise's GL-export option: one line per GL
 # mapping (Condensed), the invoice's own layout (Default: ticket lines with their summaries), or
 # every entry (Detailed).
