@@ -6,9 +6,10 @@ than this id", so it costs the same on page 1 and page 1,000 and never skips or 
 when records arrive meanwhile.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import Any, cast
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncMonth
@@ -186,22 +187,71 @@ def monthly_figures(company: Company, *, since: date | None = None) -> list[Mont
     return sorted(table.values(), key=lambda m: m.month, reverse=True)
 
 
+def _month_bounds(months: Sequence[date]) -> list[tuple[datetime, datetime]]:
+    """Each month's [start, end) as aware datetimes; `months` are first days, oldest first."""
+    bounds = []
+    for month in months:
+        following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        bounds.append((_start_of(month), _start_of(following)))
+    return bounds
+
+
+def _counts_per_month(field_name: str, bounds: list[tuple[datetime, datetime]]) -> dict[str, Any]:
+    """One conditional COUNT per month (`m0`, `m1`, …): a single pass over the rows, using the
+    date's index, where grouping by a truncated month would call a function on every row."""
+    return {
+        f"m{index}": Count(
+            "pk", filter=Q(**{f"{field_name}__gte": start, f"{field_name}__lt": end})
+        )
+        for index, (start, end) in enumerate(bounds)
+    }
+
+
+def figures_for_months(company: Company, months: Sequence[date]) -> list[MonthFigures]:
+    """The same figures as `monthly_figures` for exactly these months (first days, oldest
+    first), months without activity included as zeros."""
+    if not months:
+        return []
+    bounds = _month_bounds(months)
+    window_start, window_end = bounds[0][0], bounds[-1][1]
+    records = SyncRecord.objects.filter(company=company).order_by()
+    synced = records.filter(posted_at__gte=window_start, posted_at__lt=window_end).aggregate(
+        **_counts_per_month("posted_at", bounds)
+    )
+    failing = (
+        records.filter(
+            state=SyncRecord.State.FAILED, updated_at__gte=window_start, updated_at__lt=window_end
+        )
+        .values("error_class")
+        .annotate(**_counts_per_month("updated_at", bounds))
+    )
+    table = [MonthFigures(month=month, synced=synced[f"m{i}"]) for i, month in enumerate(months)]
+    for row in cast(Iterable[dict[str, Any]], failing):
+        key = row["error_class"] or UNKNOWN_ERROR_CLASS
+        for index, entry in enumerate(table):
+            if count := row[f"m{index}"]:
+                entry.failed += count
+                entry.errors_by_class[key] = entry.errors_by_class.get(key, 0) + count
+    return table
+
+
 def synced_per_company_month(
-    companies: QuerySet[Company], *, since: date
-) -> dict[int, dict[date, int]]:
-    """Documents synced per company and month since `since` (company id → month → count)."""
+    companies: QuerySet[Company], months: Sequence[date]
+) -> dict[int, list[int]]:
+    """Documents synced per company in each of `months` (company id → counts, oldest first);
+    companies with none are left out."""
+    if not months:
+        return {}
+    bounds = _month_bounds(months)
     rows = (
         SyncRecord.objects.filter(
-            company__in=companies, posted_at__isnull=False, posted_at__gte=_start_of(since)
+            company__in=companies, posted_at__gte=bounds[0][0], posted_at__lt=bounds[-1][1]
         )
-        .annotate(month=TruncMonth("posted_at"))
         .order_by()
-        .values("company_id", "month")
-        .annotate(n=Count("pk"))
+        .values("company_id")
+        .annotate(**_counts_per_month("posted_at", bounds))
     )
-    table: dict[int, dict[date, int]] = {}
-    for row in rows:
-        months = table.setdefault(row["company_id"], {})
-        day = _first_day(row["month"])
-        months[day] = months.get(day, 0) + row["n"]
-    return table
+    return {
+        row["company_id"]: [row[f"m{i}"] for i in range(len(months))]
+        for row in cast(Iterable[dict[str, Any]], rows)
+    }

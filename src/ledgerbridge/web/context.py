@@ -20,6 +20,7 @@ class NavItem:
 MAIN_NAV = [
     NavItem("Dashboard", "web:dashboard", Access.SIGNED_IN),
     NavItem("Companies", "companies:list", Perm.VIEW_COMPANIES),
+    NavItem("Sync", "sync:home", Perm.SYNC),
     NavItem("Users", "accounts:users", Perm.MANAGE_USERS),
     NavItem("Account", "accounts:account", Perm.EDIT_ACCOUNT),
     NavItem("Audit log", "accounts:audit-log", Perm.VIEW_AUDIT_LOG),
