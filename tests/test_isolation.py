@@ -66,6 +66,7 @@ class Contoso:
     sync_run: Model | None = None
     sync_record: Model | None = None
     exclusion_rule: Model | None = None
+    api_call: Model | None = None
 
     def object_for(self, param: str, where: str) -> int | None:
         by_param: dict[str, Model] = {
@@ -80,6 +81,7 @@ class Contoso:
             "run_id": self.sync_run,
             "record_id": self.sync_record,
             "rule_id": self.exclusion_rule,
+            "call_id": self.api_call,
         }
         found = by_param.get(param)
         if found is None and param in ("pk", "id"):
@@ -147,6 +149,7 @@ def contoso(other_account: Account) -> Contoso:
     security_key = Authenticator.objects.create(
         user=user, type=Authenticator.Type.WEBAUTHN, data={"name": "Contoso key", "credential": {}}
     )
+    from ledgerbridge.apilog.models import ApiCallRecord
     from ledgerbridge.companies.models import ExclusionRule
     from ledgerbridge.sync.models import SyncRecord, SyncRun
 
@@ -173,6 +176,17 @@ def contoso(other_account: Account) -> Contoso:
         sync_run,
         sync_record,
         ExclusionRule.objects.create(company=company, prefix="CONTOSO-PREFIX"),
+        ApiCallRecord.objects.create(
+            account=other_account,
+            company=company,
+            connection="Xero: Contoso Ledger Pty",
+            vendor="Xero",
+            method="GET",
+            path="/api.xro/2.0/Invoices/CONTOSO-INV-77",
+            status=200,
+            duration_ms=12,
+            outcome="ok",
+        ),
     )
 
 

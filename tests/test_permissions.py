@@ -353,6 +353,21 @@ def an_exclusion_rule(cast: Cast) -> int:
     return ExclusionRule.objects.create(company=cast.company, prefix="AGR").pk
 
 
+def an_api_call(cast: Cast) -> int:
+    from ledgerbridge.apilog.models import ApiCallRecord
+
+    return ApiCallRecord.objects.create(
+        account=cast.account,
+        connection="Xero: Northwind",
+        vendor="Xero",
+        method="GET",
+        path="/api.xro/2.0/Accounts",
+        status=200,
+        duration_ms=12,
+        outcome="ok",
+    ).pk
+
+
 def the_account(cast: Cast) -> int:
     # An account staff may enter: refusing staff without a grant is the support tests' job.
     a_grant(cast)
@@ -390,6 +405,7 @@ OBJECT_FACTORIES: dict[str, Callable[[Cast], int]] = {
     "run_id": a_sync_run,
     "record_id": a_sync_record,
     "rule_id": an_exclusion_rule,
+    "call_id": an_api_call,
 }
 OBJECT_WORDS: list[tuple[str, Callable[[Cast], int]]] = [
     ("webauthn", a_security_key),

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "ledgerbridge.accounts",
     "ledgerbridge.companies",
     "ledgerbridge.sync",
+    "ledgerbridge.apilog",
     "ledgerbridge.api",
 ]
 if TESTING:

@@ -8,8 +8,10 @@ urlpatterns = [
     path("accounts/signup/", users.signup, name="account_signup"),
     path("accounts/", include("allauth.urls")),
     path("_allauth/", include("allauth.headless.urls")),
+    path("account/api-log/", include("ledgerbridge.apilog.urls")),
     path("account/", include("ledgerbridge.accounts.urls")),
     path("companies/", include("ledgerbridge.companies.urls")),
+    path("sync/", include("ledgerbridge.sync.urls")),
     path("api/v1/", api.urls),
     path("", include("ledgerbridge.web.urls")),
 ]

@@ -40,6 +40,9 @@ class Perm(StrEnum):
     GRANT_SUPPORT_ACCESS = "grant-support-access"
     JOIN_BETA = "join-beta"
     VIEW_AUDIT_LOG = "view-audit-log"
+    # Ours (issue 7, screen 8): the API call log, its detailed-logging and retention settings,
+    # and "Clear logs". Account-admins only: kept bodies can hold clients' invoice details.
+    MANAGE_API_LOG = "manage-api-log"
     # Payments (§2.3): merchant configuration is for merchant admins; payers and payments for
     # both merchant roles. Screens arrive with the payments issues.
     CONFIGURE_MERCHANT = "configure-merchant"

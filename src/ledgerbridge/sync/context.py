@@ -10,6 +10,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from ledgerbridge.accounts.models import PsaCredential
+from ledgerbridge.apilog import hooks as apilog_hooks
 from ledgerbridge.companies.models import (
     Company,
     CompanySettings,
@@ -164,8 +165,10 @@ def build_context(company: Company, run: SyncRun) -> SyncContext:
             credential,
             location_ids=[int(level) for level in settings.gl_owner_levels],
             currency=settings.effective_currency,
+            detail_level=settings.detail_level,
+            **apilog_hooks.psa_logging(company, credential),
         )
-        ledger = ledger_for(company)
+        ledger = ledger_for(company, **apilog_hooks.ledger_logging(company))
     except ConnectorError as error:
         raise RunStoppedError(f"{error.message} {error.hint}".strip()) from error
     connection = company.ledger_connection()

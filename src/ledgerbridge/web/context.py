@@ -24,6 +24,7 @@ MAIN_NAV = [
     NavItem("Users", "accounts:users", Perm.MANAGE_USERS),
     NavItem("Account", "accounts:account", Perm.EDIT_ACCOUNT),
     NavItem("Audit log", "accounts:audit-log", Perm.VIEW_AUDIT_LOG),
+    NavItem("API log", "apilog:calls", Perm.MANAGE_API_LOG),
     NavItem("Support", "accounts:support-accounts", Access.STAFF),
 ]
 USER_NAV = [
