@@ -539,6 +539,9 @@ class PostResult:
     document: LedgerDocument | None = None
     error: ConnectorError | None = None
     outcome: WriteOutcome | None = None  # "already_existed" when a lookup found an earlier post
+    # "Posted, but …" notes for the admin: what the ledger would not do after taking the
+    # document (a credit note it would not allocate), so the record shows it without failing.
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -18,6 +18,14 @@ What QuickBooks asks of an adapter, and how this one answers:
   that turns out to be this very document counts as `already_existed`. When the whole call's
   outcome is unclear the documents are looked up by number and only the missing ones are
   reported `uncertain`.
+- **Credit memos** that name their invoice (`applies_to_ledger_id`) are applied to it once
+  posted, the way QuickBooks applies credit: a Payment of `TotalAmt` 0 whose lines link the
+  Invoice and the CreditMemo for the same amount (the smaller of the credit left and the
+  invoice's `Balance`). The payments already linked to the two are read first, so a credit
+  memo applied before (an earlier try) is not applied again, and the payment goes with a
+  `requestid` made from the two ids. What QuickBooks will not do (a paid invoice, another
+  customer's, a closed period) is a warning on the result, never a failure of the credit memo.
+  Such payments move no money, so `payments_since` reports only what was received.
 - **Updates** of a posted document (a re-post after it changed in the PSA) are full updates:
   the document's fields as a create would send them, with `Id` and the `SyncToken` read just
   before (a plain update replaces every writable field, so nothing stale, such as an earlier tax
@@ -25,14 +33,15 @@ What QuickBooks asks of an adapter, and how this one answers:
   payment applied is refused with the instruction to remove it first, and one that already
   holds the change is not written; after a lost answer it is read back and compared.
 - **Tax.** Outside the US, each line carries its TaxCode and, when every line has the PSA's
-  tax and each code has one rate, `TxnTaxDetail` states the PSA's tax so the totals agree. A US
+  tax, `TxnTaxDetail` states it per rate so the totals agree: a combined code's tax (GST + PST)
+  is split over its rates in proportion to them, exact to the cent. A US
   company with automated sales tax takes lines marked `TAX` or `NON` and computes the tax
   itself; the result's `document.total` is QuickBooks' total, and the engine compares it with
   the PSA's (`override_automated_tax=True` sends the PSA's tax as `TxnTaxDetail.TotalTax`
   instead, which QuickBooks honours and spreads over its rates).
 """
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -423,7 +432,7 @@ class QboLedger:
                 results.update(self._resolve_uncertain(chosen, list(sent.values()), error))
             else:
                 results.update(self._read_answers(documents, sent, answers))
-        return [results[index] for index in range(len(documents))]
+        return self._apply_credits(documents, [results[index] for index in range(len(documents))])
 
     def _read_answers(
         self,
@@ -501,7 +510,12 @@ class QboLedger:
         QuickBooks itself lets an invoice with payments change as long as its total stays above
         them, but the payments would then settle a document other than the one the customer
         paid; like Xero, such a document is refused with the instruction to remove the payment.
+        A credit memo that names its invoice is applied afterwards, as a new one is.
         """
+        result = self._update_document(ledger_id, document)
+        return self._apply_credits([document], [result])[0]
+
+    def _update_document(self, ledger_id: str, document: PostableDocument) -> PostResult:
         entity = records.ENTITY_OF[document.kind]
         try:
             fields = records.document_fields(document, self._lookup())
@@ -547,6 +561,187 @@ class QboLedger:
                 outcome="created",
             )
         raise AssertionError("unreachable: the second attempt always returns")
+
+    # -- applying credit memos to their invoices --------------------------------------------
+
+    def _apply_credits(
+        self, documents: Sequence[PostableDocument], results: Sequence[PostResult]
+    ) -> list[PostResult]:
+        """Each posted credit memo that names its invoice, applied to it where QuickBooks
+        allows; what it will not allow is a warning on the credit memo's result."""
+        settled = list(results)
+        wanted = [
+            index
+            for index, (document, result) in enumerate(zip(documents, results, strict=True))
+            if document.kind == InvoiceKind.CREDIT_NOTE
+            and document.applies_to_ledger_id
+            and result.document is not None
+        ]
+        if not wanted:
+            return settled
+        try:
+            invoices = self._records_by_id(
+                "Invoice", [documents[i].applies_to_ledger_id for i in wanted]
+            )
+            credits = self._records_by_id(
+                "CreditMemo",
+                [r.document.ledger_id for i in wanted if (r := results[i]).document is not None],
+            )
+            applied = self._credit_applications(credits.values())
+        except ConnectorError as error:
+            for index in wanted:
+                settled[index] = _with_warning(
+                    settled[index],
+                    _not_applied(documents[index], "", f"{VENDOR} could not be asked: {error}"),
+                )
+            return settled
+        for index in wanted:
+            document, result = documents[index], settled[index]
+            assert result.document is not None
+            settled[index] = self._apply_credit(
+                document,
+                result,
+                credits.get(result.document.ledger_id),
+                invoices.get(document.applies_to_ledger_id),
+                applied,
+            )
+        return settled
+
+    def _records_by_id(self, entity: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        return {
+            as_str(record.get("Id")): record
+            for record in self.client.query(select(entity, f"Id IN {quote_list(wanted)}"))
+        }
+
+    def _credit_applications(
+        self, credit_memos: Iterable[Mapping[str, Any]]
+    ) -> set[tuple[str, str]]:
+        """(credit memo Id, invoice Id) pairs a payment linked to these credit memos applies."""
+        payment_ids = {
+            as_str(link.get("TxnId"))
+            for credit in credit_memos
+            for link in credit.get("LinkedTxn") or []
+            if isinstance(link, Mapping) and as_str(link.get("TxnType")) == "Payment"
+        }
+        pairs: set[tuple[str, str]] = set()
+        for payment in self._records_by_id("Payment", sorted(payment_ids)).values():
+            pairs |= records.credit_applications(payment)
+        return pairs
+
+    def _apply_credit(
+        self,
+        document: PostableDocument,
+        result: PostResult,
+        credit: Mapping[str, Any] | None,
+        invoice: Mapping[str, Any] | None,
+        applied: set[tuple[str, str]],
+    ) -> PostResult:
+        posted = result.document
+        assert posted is not None
+        invoice_id = document.applies_to_ledger_id
+        if (posted.ledger_id, invoice_id) in applied:
+            return result  # applied by an earlier try
+        if credit is None:
+            return result  # gone since; the engine's own checks deal with that
+        if invoice is None:
+            why = f"{VENDOR} no longer has that invoice (deleted there?)"
+            return _with_warning(result, _not_applied(document, invoice_id, why, by_hand=True))
+        invoice_number = as_str(invoice.get("DocNumber")) or invoice_id
+        remaining = records.money(credit.get("RemainingCredit")) or Decimal(0)
+        balance = records.money(invoice.get("Balance")) or Decimal(0)
+        why = ""
+        if remaining <= 0:
+            why = "none of its credit is left (it was applied or refunded in QuickBooks)."
+        elif balance <= 0:
+            why = (
+                "the invoice is already paid in full. The credit stays on the customer's "
+                "account in QuickBooks: refund it or apply it to another invoice there."
+            )
+        elif records.ref_value(invoice.get("CustomerRef")) != records.ref_value(
+            credit.get("CustomerRef")
+        ):
+            why = (
+                "the invoice belongs to another QuickBooks customer, and QuickBooks applies "
+                "credit only to the same customer's invoices."
+            )
+        if why:
+            return _with_warning(result, _not_applied(document, invoice_number, why))
+        amount = min(remaining, balance)
+        days = [
+            day
+            for day in (
+                records.parse_date(credit.get("TxnDate")),
+                records.parse_date(invoice.get("TxnDate")),
+            )
+            if day is not None
+        ]
+        fields: dict[str, Any] = {
+            "CustomerRef": {"value": records.ref_value(credit.get("CustomerRef"))},
+            "TotalAmt": Decimal(0),  # no money moves: the credit pays the invoice
+            # On the later of the two: credit cannot be applied before either document exists.
+            "TxnDate": max(days, default=document.issued_on).isoformat(),
+            "Line": [
+                {"Amount": amount, "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]},
+                {
+                    "Amount": amount,
+                    "LinkedTxn": [{"TxnId": posted.ledger_id, "TxnType": "CreditMemo"}],
+                },
+            ],
+            "PrivateNote": f"LedgerBridge: credit memo {posted.number or document.number} "
+            f"applied to invoice {invoice_number}",
+        }
+        currency = records.ref_value(credit.get("CurrencyRef"))
+        if currency:
+            fields["CurrencyRef"] = {"value": currency}
+        refusal = self._send_application(posted.ledger_id, invoice_id, fields)
+        if refusal:
+            return _with_warning(
+                result, _not_applied(document, invoice_number, refusal, by_hand=True)
+            )
+        left = remaining - amount
+        notes = result.warnings
+        if left > 0:
+            notes = (
+                *notes,
+                f"Credit memo {posted.number or document.number} is applied to invoice "
+                f"{invoice_number} for {amount}, all that was open on it; the other {left} "
+                "stays as credit on the customer's account in QuickBooks.",
+            )
+        applied_document = replace(
+            posted, balance=left, status="Applied" if left == 0 else posted.status
+        )
+        return replace(result, document=applied_document, warnings=notes)
+
+    def _send_application(
+        self, credit_memo_id: str, invoice_id: str, fields: Mapping[str, Any]
+    ) -> str:
+        """Create the linking payment; "" when QuickBooks did, else why not. After a lost
+        answer the payments on the credit memo are read, and it is sent again (same
+        `requestid`, so QuickBooks replays rather than repeats) only when none applies it."""
+        key = f"apply-credit:{credit_memo_id}:{invoice_id}"
+        for attempt in (1, 2):
+            try:
+                self.client.create("Payment", fields, request_key=key)
+            except ConnectorError as error:
+                if error.kind not in (ErrorKind.UNCERTAIN, ErrorKind.TRANSIENT):
+                    return error.message
+                try:
+                    credits = self._records_by_id("CreditMemo", [credit_memo_id])
+                    found = (credit_memo_id, invoice_id) in self._credit_applications(
+                        credits.values()
+                    )
+                except ConnectorError:
+                    found = False
+                if found:
+                    return ""
+                if attempt == 2:
+                    return f"{VENDOR} did not confirm it ({error.message})"
+                continue
+            return ""
+        return f"{VENDOR} did not confirm it"
 
     def _read_document(self, entity: str, ledger_id: str) -> dict[str, Any] | None:
         """The document, or None when QuickBooks has none (it answers 610 for a missing id)."""
@@ -729,18 +924,27 @@ class QboLedger:
                 for key in (found.ledger_id, found.name, found.code):
                     account_ids.setdefault(key, found.ledger_id)
             tax_rate_ids: dict[str, tuple[str, ...]] = {}
+            tax_rate_values: dict[str, Decimal] = {}
             automated = self._automated_sales_tax()
             if not automated:
                 tax_rate_ids = {
                     as_str(code.get("Id")): records.sales_rate_ids(code)
                     for code in self.client.query(select("TaxCode"))
                 }
+                if any(len(rates) > 1 for rates in tax_rate_ids.values()):
+                    # Combined codes split the PSA's tax by their rates' percentages.
+                    tax_rate_values = {
+                        as_str(rate.get("Id")): value
+                        for rate in self.client.query(select("TaxRate", _ANY_ACTIVE))
+                        if (value := records.money(rate.get("RateValue"))) is not None
+                    }
             self._lookups = records.Lookups(
                 item_ids=_item_ids(self._item_index().values()),
                 account_ids=account_ids,
                 class_ids=_name_ids(self.client.query(select("Class"))),
                 department_ids=_name_ids(self.client.query(select("Department"))),
                 tax_rate_ids=tax_rate_ids,
+                tax_rate_values=tax_rate_values,
                 automated_sales_tax=automated,
                 override_automated_tax=self.override_automated_tax,
             )
@@ -922,6 +1126,25 @@ def _gone(document: PostableDocument, ledger_id: str) -> ConnectorError:
         "this record.",
         vendor_detail=f"Id {ledger_id}",
     )
+
+
+def _not_applied(
+    document: PostableDocument, invoice_number: str, why: str, *, by_hand: bool = False
+) -> str:
+    """The warning: the credit memo is posted, not applied, and why (with what to do)."""
+    what = f" to invoice {invoice_number}" if invoice_number else " to its invoice"
+    text = f"Credit memo {document.number or document.psa_id} is in {VENDOR}, but not applied{what}"
+    if not by_hand:
+        return f"{text}: {why}"
+    return (
+        f"{text}: {why.rstrip('. ')}. Apply it by hand in QuickBooks (receive a payment of 0 "
+        "for the customer, ticking the invoice and the credit memo) if it should settle the "
+        "invoice."
+    )
+
+
+def _with_warning(result: PostResult, warning: str) -> PostResult:
+    return replace(result, warnings=(*result.warnings, warning))
 
 
 def _kind(result: PostResult) -> ErrorKind | None:

@@ -32,6 +32,7 @@ from ledgerbridge.connectors.base import (
     TrackingOption,
     as_str,
 )
+from ledgerbridge.core.money import MINOR_UNITS, allocate, quantize
 
 ITEM_NAME_MAX: Final = 100
 ITEM_SKU_MAX: Final = 100
@@ -322,6 +323,7 @@ class Lookups:
     class_ids: Mapping[str, str] = field(default_factory=dict)  # full name or name → Id
     department_ids: Mapping[str, str] = field(default_factory=dict)
     tax_rate_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # code → rates
+    tax_rate_values: Mapping[str, Decimal] = field(default_factory=dict)  # rate → percentage
     automated_sales_tax: bool = False  # a US company with QuickBooks' automated sales tax
     override_automated_tax: bool = False  # send the PSA's tax as TxnTaxDetail.TotalTax
 
@@ -436,7 +438,7 @@ def document_fields(document: PostableDocument, lookups: Lookups) -> dict[str, A
             fields["TxnTaxDetail"] = {"TotalTax": tax_total}
     else:
         fields["GlobalTaxCalculation"] = _GLOBAL_TAX[document.line_amounts]
-        tax_lines = _tax_lines(taxes, lookups) if every_line_taxed else []
+        tax_lines = _tax_lines(taxes, lookups, document.currency) if every_line_taxed else []
         if tax_lines:
             fields["TxnTaxDetail"] = {
                 "TotalTax": sum((tax for _, tax in taxes.values()), Decimal(0)),
@@ -455,29 +457,59 @@ def _line_tax_code(code: str, tax_amount: Decimal | None, lookups: Lookups) -> s
 
 
 def _tax_lines(
-    taxes: Mapping[str, tuple[Decimal, Decimal]], lookups: Lookups
+    taxes: Mapping[str, tuple[Decimal, Decimal]], lookups: Lookups, currency: str = ""
 ) -> list[dict[str, Any]]:
-    """The PSA's tax per code as TaxLines, so QuickBooks keeps the PSA's figures.
+    """The PSA's tax per code as one TaxLine per rate, so QuickBooks keeps the PSA's figures.
 
-    Only codes with exactly one sales rate can be stated; with a combined code (GST + PST) the
-    PSA's single figure cannot be split, so QuickBooks computes the whole document instead.
+    QuickBooks states tax per rate, the PSA per code. A code of one rate takes the code's tax
+    whole; a combined code (GST + PST BC) has its tax split over its rates in proportion to
+    them, exact to the cent. A rate shared by several codes (GST alone and in GST/PST) gets one
+    line with the sum, as QuickBooks keeps one per rate. A code without rates (out of scope)
+    needs no line while the PSA taxed it nothing. Where the tax cannot be split (a rate's value
+    unknown, or a code without rates carrying tax) nothing is stated and QuickBooks computes
+    the whole document, whose total the engine then compares.
     """
-    lines = []
+    per_rate: dict[str, tuple[Decimal, Decimal]] = {}  # rate id → (net, tax)
     for code, (net, tax) in taxes.items():
         rates = lookups.tax_rate_ids.get(code, ())
-        if len(rates) != 1:
+        if not rates:
+            if tax:
+                return []
+            continue
+        shares = _split_over_rates(tax, rates, lookups.tax_rate_values, currency)
+        if shares is None:
             return []
-        lines.append(
-            {
-                "DetailType": "TaxLineDetail",
-                "Amount": tax,
-                "TaxLineDetail": {
-                    "TaxRateRef": {"value": rates[0]},
-                    "NetAmountTaxable": net,
-                },
-            }
-        )
-    return lines
+        for rate_id, share in zip(rates, shares, strict=True):
+            held_net, held_tax = per_rate.get(rate_id, (Decimal(0), Decimal(0)))
+            per_rate[rate_id] = (held_net + net, held_tax + share)
+    return [
+        {
+            "DetailType": "TaxLineDetail",
+            "Amount": tax,
+            "TaxLineDetail": {"TaxRateRef": {"value": rate_id}, "NetAmountTaxable": net},
+        }
+        for rate_id, (net, tax) in per_rate.items()
+    ]
+
+
+# QuickBooks amounts carry cents; a document without a currency is in the home currency,
+# which for every QuickBooks region LedgerBridge serves has two decimals too.
+_TWO_DECIMAL_CURRENCY: Final = "CAD"
+
+
+def _split_over_rates(
+    tax: Decimal, rates: Sequence[str], values: Mapping[str, Decimal], currency: str
+) -> list[Decimal] | None:
+    """`tax` over `rates` in proportion to their percentages, adding up to it exactly; None
+    when a rate's percentage is unknown or they are all zero (nothing to split by)."""
+    if len(rates) == 1:
+        return [tax]
+    weights = [values.get(rate_id) for rate_id in rates]
+    known = [weight for weight in weights if weight is not None]
+    if len(known) != len(weights) or sum(known, Decimal(0)) <= 0:
+        return None
+    code = currency.upper() if currency.upper() in MINOR_UNITS else _TWO_DECIMAL_CURRENCY
+    return allocate(quantize(tax, code), known, code)
 
 
 def document_label(document: PostableDocument) -> str:
@@ -521,12 +553,22 @@ def payments(record: Mapping[str, Any]) -> list[LedgerPayment]:
     if paid_on is None:
         return []
     applied: dict[str, Decimal] = {}
+    credit = Decimal(0)
     for line in _records(record.get("Line")):
         amount = money(line.get("Amount")) or Decimal(0)
         for linked in _records(line.get("LinkedTxn")):
             if as_str(linked.get("TxnType")) == "Invoice" and linked.get("TxnId"):
                 invoice_id = as_str(linked.get("TxnId"))
                 applied[invoice_id] = applied.get(invoice_id, Decimal(0)) + amount
+            elif as_str(linked.get("TxnType")) == "CreditMemo":
+                credit += amount
+    # Credit memos the payment applies settle part of its invoices with credit, not money:
+    # only what was received is a payment (a credit applied alone, TotalAmt 0, is none).
+    for invoice_id in applied:
+        used = min(credit, applied[invoice_id])
+        applied[invoice_id] -= used
+        credit -= used
+    applied = {invoice_id: amount for invoice_id, amount in applied.items() if amount > 0}
     method = ref_value(record.get("PaymentMethodRef"))
     if isinstance(record.get("PaymentMethodRef"), Mapping):
         method = as_str(record["PaymentMethodRef"].get("name")) or method
@@ -543,6 +585,17 @@ def payments(record: Mapping[str, Any]) -> list[LedgerPayment]:
         )
         for invoice_id, amount in applied.items()
     ]
+
+
+def credit_applications(payment: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """(credit memo Id, invoice Id) pairs a payment applies: it links both in its lines."""
+    linked: dict[str, set[str]] = {"Invoice": set(), "CreditMemo": set()}
+    for line in _records(payment.get("Line")):
+        for link in _records(line.get("LinkedTxn")):
+            kind = as_str(link.get("TxnType"))
+            if kind in linked and link.get("TxnId"):
+                linked[kind].add(as_str(link.get("TxnId")))
+    return {(credit, invoice) for credit in linked["CreditMemo"] for invoice in linked["Invoice"]}
 
 
 def same_document(found: Mapping[str, Any], document: PostableDocument) -> bool:

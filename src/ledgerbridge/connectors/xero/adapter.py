@@ -7,8 +7,13 @@ What it promises the engine, and how Xero makes that possible:
   by its id even after someone renamed the contact; a contact with the same name but another
   (or no) PSA id is a *name clash* that `NameClashRule` settles. A second contact for one PSA id
   is never created.
+  Contacts are read once per adapter (paged, 1,000 a page, archived ones included) and kept
+  in an index by `ContactNumber` and by name, updated as contacts are made or linked: one
+  lookup per customer would cost a call each, and a run meets the same customers again and
+  again. A contact someone made in Xero after the index was read is met as Xero's refusal of
+  the duplicate, looked up then, and settled as usual.
 - **Items** have a `Code` of at most 30 characters; longer PSA product ids go through
-  `ProductIdPolicy`.
+  `ProductIdPolicy`. Items are read once (`GET Items` is not paged) and indexed by code.
 - **Documents** go out 50 to a `PUT Invoices` (or `PUT CreditNotes`) with
   `summarizeErrors=false`, so each comes back with its own outcome and one bad invoice never
   sinks the batch. An `Idempotency-Key` made from the documents' keys lets Xero replay its answer
@@ -16,6 +21,13 @@ What it promises the engine, and how Xero makes that possible:
   again: each document is looked up by number, and only those not found are `uncertain`. An
   "Invoice # must be unique." refusal for a document Xero already holds with the same contact and
   total is an earlier post whose answer was lost: `already_existed`, not a failure.
+- **Credit allocation.** A credit note that names its invoice (`applies_to_ledger_id`) is
+  allocated to it once posted: `PUT CreditNotes/{CreditNoteID}/Allocations` with the smaller of
+  the credit left and the invoice's `AmountDue`. Xero allocates only AUTHORISED documents and
+  never more than is due, so a draft, a paid invoice or any refusal becomes a warning on the
+  result ("posted, but …"), never a failure of the credit note. The allocation carries an
+  `Idempotency-Key` made from the two ids, and a credit note found from an earlier post is read
+  first: one already allocated to the invoice is not allocated again.
 - **Updates** of a posted document (a re-post after it changed in the PSA) go to
   `POST Invoices/{InvoiceID}` (or CreditNotes). Xero lets a DRAFT, SUBMITTED or AUTHORISED
   document change while no payment or credit is applied to it; the lines sent (without their
@@ -26,7 +38,7 @@ What it promises the engine, and how Xero makes that possible:
 
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, Literal
@@ -209,6 +221,50 @@ class _Found:
     contact_id: str
 
 
+class _NamesakeAppearedError(Exception):
+    """A contact of the wanted name turned up after the index was read (and is in it now)."""
+
+
+class _ContactIndex:
+    """The organisation's contacts by PSA id (`ContactNumber`) and by name.
+
+    A live contact wins over an archived twin for a PSA id; names count among active contacts
+    only, as Xero keeps them unique there.
+    """
+
+    def __init__(self) -> None:
+        self.by_psa_id: dict[str, Mapping[str, Any]] = {}
+        self._by_name: dict[str, Mapping[str, Any]] = {}
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        active = _is_active_contact(row)
+        psa_id = wire.text(row.get("ContactNumber"))
+        if psa_id:
+            held = self.by_psa_id.get(psa_id)
+            if held is None or active or not _is_active_contact(held) or _same_contact(held, row):
+                self.by_psa_id[psa_id] = row
+        key = _name_key(wire.text(row.get("Name")))
+        if active:
+            self._by_name[key] = row
+        elif key in self._by_name and _same_contact(self._by_name[key], row):
+            del self._by_name[key]  # archived since: its name is free again
+
+    def named(self, name: str) -> Mapping[str, Any] | None:
+        return self._by_name.get(_name_key(name))
+
+
+def _is_active_contact(row: Mapping[str, Any]) -> bool:
+    return wire.text(row.get("ContactStatus") or "ACTIVE") == "ACTIVE"
+
+
+def _same_contact(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    return wire.text(one.get("ContactID")) == wire.text(other.get("ContactID"))
+
+
+def _name_key(name: str) -> str:
+    return name.strip().casefold()
+
+
 class XeroLedger:
     label = "Xero"
     batch_size = BATCH_SIZE
@@ -216,6 +272,8 @@ class XeroLedger:
     def __init__(self, client: XeroClient, *, web_url: str = DEFAULT_WEB_URL) -> None:
         self.client = client
         self.web_url = web_url if web_url.endswith("/") else web_url + "/"
+        self._contacts: _ContactIndex | None = None
+        self._items: dict[str, LedgerItem] | None = None  # casefolded code → item
 
     # -- lists -----------------------------------------------------------------------------
 
@@ -286,25 +344,48 @@ class XeroLedger:
     ) -> LedgerCustomer:
         """The contact for this PSA customer: by PSA id (`ContactNumber`), then by exact name,
         else a new one. Never a second contact for one PSA id."""
-        linked = self._contact_by_psa_id(customer.psa_id)
+        try:
+            return self._ensure_customer(customer, on_name_clash)
+        except _NamesakeAppearedError:
+            # Someone made a contact of that name after the index was read; it is in the
+            # index now, so the rules settle it like any other namesake.
+            return self._ensure_customer(customer, on_name_clash, last_try=True)
+
+    def _ensure_customer(
+        self, customer: Customer, on_name_clash: NameClashRule, *, last_try: bool = False
+    ) -> LedgerCustomer:
+        index = self._contact_index()
+        linked = index.by_psa_id.get(customer.psa_id)
         if linked is not None:
             return _customer(linked, "found")
         name = customer.name.strip()[:CONTACT_NAME_LIMIT]
-        namesake = self._active_contact_named(name)
+        namesake = index.named(name)
         if namesake is None:
-            return self._create_contact(customer, name)
+            return self._create_contact(customer, name, last_try=last_try)
         other_id = wire.text(namesake.get("ContactNumber"))
         if on_name_clash == NameClashRule.LINK_EXISTING and not other_id:
             return self._link_contact(namesake, customer)
         if on_name_clash == NameClashRule.DISAMBIGUATE:
             tag = customer.identifier.strip() or customer.psa_id
             distinct = f"{customer.name.strip()} ({tag})"[:CONTACT_NAME_LIMIT]
-            clash = self._active_contact_named(distinct)
+            clash = index.named(distinct)
             if clash is None:
-                return self._create_contact(customer, distinct)
+                return self._create_contact(customer, distinct, last_try=last_try)
             namesake, name = clash, distinct
             other_id = wire.text(clash.get("ContactNumber"))
         raise self._name_clash(customer, namesake, name, other_id, on_name_clash)
+
+    def _contact_index(self) -> "_ContactIndex":
+        """Every contact of the organisation, read once: 1,000 a page, archived ones too (an
+        archived contact still holds its PSA id)."""
+        if self._contacts is None:
+            index = _ContactIndex()
+            for row in self.client.pages(
+                "Contacts", params={"includeArchived": "true"}, page_size=MAX_PAGE_SIZE
+            ):
+                index.add(row)
+            self._contacts = index
+        return self._contacts
 
     def _contact_by_psa_id(self, psa_id: str) -> Mapping[str, Any] | None:
         rows = self.client.get_records(
@@ -326,7 +407,9 @@ class XeroLedger:
                 return row
         return None
 
-    def _create_contact(self, customer: Customer, name: str) -> LedgerCustomer:
+    def _create_contact(
+        self, customer: Customer, name: str, *, last_try: bool = False
+    ) -> LedgerCustomer:
         contact: dict[str, Any] = {"Name": name, "ContactNumber": customer.psa_id}
         optional = {
             "AccountNumber": customer.account_number,
@@ -354,17 +437,27 @@ class XeroLedger:
         try:
             created = self.client.put_one("Contacts", contact, idempotency_key=key)
         except ConnectorError as error:
+            said = error.message.lower()
+            if (
+                error.kind == ErrorKind.VALIDATION
+                and hints.CONTACT_NAME_TAKEN.matches(said)
+                and not last_try
+            ):
+                namesake = self._active_contact_named(name)
+                if namesake is not None:
+                    self._contact_index().add(namesake)
+                    raise _NamesakeAppearedError from error
             # The answer was lost, or another worker made the contact a moment ago: it carries
             # the PSA id, so look before anything else.
-            raced = error.kind == ErrorKind.VALIDATION and hints.CONTACT_NUMBER_TAKEN.matches(
-                error.message.lower()
-            )
+            raced = error.kind == ErrorKind.VALIDATION and hints.CONTACT_NUMBER_TAKEN.matches(said)
             if error.kind != ErrorKind.UNCERTAIN and not raced:
                 raise
             found = self._contact_by_psa_id(customer.psa_id)
             if found is None:
                 raise
+            self._contact_index().add(found)
             return _customer(found, "found" if raced else "created", psa_id=customer.psa_id)
+        self._contact_index().add(created)
         return _customer(created, "created", psa_id=customer.psa_id)
 
     def _link_contact(self, contact: Mapping[str, Any], customer: Customer) -> LedgerCustomer:
@@ -386,7 +479,9 @@ class XeroLedger:
                 hint=hints.hint_for(messages),
                 vendor_detail=" ".join(messages)[:2000],
             )
-        return _customer(rows[0] if rows else contact, "linked", psa_id=customer.psa_id)
+        linked = {**contact, **(rows[0] if rows else {}), "ContactNumber": customer.psa_id}
+        self._contact_index().add(linked)
+        return _customer(linked, "linked", psa_id=customer.psa_id)
 
     def _name_clash(
         self,
@@ -441,7 +536,7 @@ class XeroLedger:
         income_account_code: str = "",
     ) -> LedgerItem:
         code = item_code_for(product, policy, mapped_code)
-        existing = self._item_with_code(code)
+        existing = self._item_index().get(code.casefold())
         if existing is not None:
             return existing
         name = (product.description.strip() or product.identifier.strip())[:ITEM_NAME_LIMIT]
@@ -457,14 +552,25 @@ class XeroLedger:
             item["SalesDetails"] = sales
         key = idempotency_key([code, product.psa_id], prefix="lb-item")
         try:
-            return _item(self.client.put_one("Items", item, idempotency_key=key))
+            made = _item(self.client.put_one("Items", item, idempotency_key=key))
         except ConnectorError as error:
             if error.kind != ErrorKind.UNCERTAIN:
                 raise
             found = self._item_with_code(code)
             if found is None:
                 raise
-            return found
+            made = found
+        self._item_index()[made.code.casefold()] = made
+        return made
+
+    def _item_index(self) -> dict[str, LedgerItem]:
+        """Every item by its code (Xero's codes are unique ignoring case), read once."""
+        if self._items is None:
+            self._items = {}
+            for row in self.client.get_records("Items"):
+                found = _item(row)
+                self._items.setdefault(found.code.casefold(), found)
+        return self._items
 
     def _item_with_code(self, code: str) -> LedgerItem | None:
         rows = self.client.get_records("Items", params={"where": f"Code=={wire.quoted(code)}"})
@@ -492,7 +598,8 @@ class XeroLedger:
                 outcomes = self._post_batch(_RESOURCES[kind], [documents[i] for i in chunk])
                 for index, outcome in zip(chunk, outcomes, strict=True):
                     results[index] = outcome
-        return [result for result in results if result is not None]
+        posted = [result for result in results if result is not None]
+        return self._allocate_credits(documents, posted)
 
     def _refuse_before_sending(
         self, document: PostableDocument, numbers_seen: set[tuple[InvoiceKind, str]]
@@ -619,6 +726,158 @@ class XeroLedger:
                 )
         return results
 
+    # -- allocating credit notes to their invoices -------------------------------------------
+
+    def _allocate_credits(
+        self, documents: Sequence[PostableDocument], results: Sequence[PostResult]
+    ) -> list[PostResult]:
+        """Each posted credit note that names its invoice, allocated to it where Xero allows;
+        what it will not allow is a warning on the credit note's result."""
+        settled = list(results)
+        wanted = [
+            index
+            for index, (document, result) in enumerate(zip(documents, results, strict=True))
+            if document.kind == InvoiceKind.CREDIT_NOTE
+            and document.applies_to_ledger_id
+            and result.document is not None
+        ]
+        if not wanted:
+            return settled
+        try:
+            invoices = self._invoices_by_id([documents[i].applies_to_ledger_id for i in wanted])
+        except ConnectorError as error:
+            for index in wanted:
+                settled[index] = _with_warning(
+                    settled[index],
+                    _not_allocated(
+                        documents[index], "", f"Xero could not be asked: {error}", by_hand=True
+                    ),
+                )
+            return settled
+        for index in wanted:
+            document = documents[index]
+            settled[index] = self._allocate_credit(
+                document, settled[index], invoices.get(document.applies_to_ledger_id.lower())
+            )
+        return settled
+
+    def _invoices_by_id(self, invoice_ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        """Invoices by id (lower-cased), `IDs=` a few at a time (Xero caps the URL's length)."""
+        wanted = sorted(set(invoice_ids))
+        found: dict[str, Mapping[str, Any]] = {}
+        for start in range(0, len(wanted), _NUMBERS_PER_LOOKUP):
+            chunk = wanted[start : start + _NUMBERS_PER_LOOKUP]
+            for row in self.client.get_records("Invoices", params={"IDs": ",".join(chunk)}):
+                found[wire.text(row.get("InvoiceID")).lower()] = row
+        return found
+
+    def _allocate_credit(
+        self, document: PostableDocument, result: PostResult, invoice: Mapping[str, Any] | None
+    ) -> PostResult:
+        credit = result.document
+        assert credit is not None
+        invoice_id = document.applies_to_ledger_id
+        if invoice is None:
+            return _with_warning(
+                result,
+                _not_allocated(
+                    document,
+                    invoice_id,
+                    "Xero no longer has that invoice (deleted there?)",
+                    by_hand=True,
+                ),
+            )
+        invoice_number = wire.text(invoice.get("InvoiceNumber")) or invoice_id
+        # A new credit note's credit is all left (its answer's RemainingCredit says so too).
+        remaining: Decimal | None = credit.balance if credit.balance is not None else credit.total
+        status = credit.status.upper()
+        if result.outcome != "created":
+            # Posted before: its credit may be allocated already, by an earlier try of this.
+            try:
+                current = self._read_document(_RESOURCES[InvoiceKind.CREDIT_NOTE], credit.ledger_id)
+            except ConnectorError as error:
+                why = f"Xero could not be asked: {error}"
+                return _with_warning(
+                    result, _not_allocated(document, invoice_number, why, by_hand=True)
+                )
+            if current is None:
+                return result  # gone since; the engine's own checks deal with that
+            if _allocated_to(current, invoice_id):
+                return result
+            remaining = wire.money(current.get("RemainingCredit"))
+            status = wire.text(current.get("Status")).upper()
+        why = _allocation_blocked(status, invoice, remaining)
+        if why:
+            return _with_warning(result, _not_allocated(document, invoice_number, why))
+        assert remaining is not None
+        due = wire.money(invoice.get("AmountDue")) or Decimal(0)
+        amount = min(remaining, due)
+        invoice_day = wire.parse_date(invoice.get("Date"))
+        # Dated on the later of the two documents: an allocation cannot come before either.
+        day = max(document.issued_on, invoice_day) if invoice_day else document.issued_on
+        element = {
+            "Invoice": {"InvoiceID": invoice_id},
+            "Amount": amount,
+            "Date": wire.format_date(day),
+        }
+        refusal = self._send_allocation(credit.ledger_id, invoice_id, element)
+        if refusal:
+            return _with_warning(
+                result, _not_allocated(document, invoice_number, refusal, by_hand=True)
+            )
+        left = remaining - amount
+        allocated = replace(credit, balance=left, status="PAID" if left == 0 else credit.status)
+        notes = result.warnings
+        if left > 0:
+            notes = (
+                *notes,
+                f"Credit note {credit.number or document.number} is allocated to invoice "
+                f"{invoice_number} for {amount}, all that was due on it; the other {left} "
+                "stays as credit on the customer's account in Xero (refund it or allocate it "
+                "to another invoice there).",
+            )
+        return replace(result, document=allocated, warnings=notes)
+
+    def _send_allocation(
+        self, credit_note_id: str, invoice_id: str, element: Mapping[str, Any]
+    ) -> str:
+        """Allocate; "" when Xero did, else why not. After a lost answer the credit note is read
+        back, and the allocation sent again only when it is not there."""
+        # The same two documents, the same key: a repeat replays rather than allocating twice.
+        key = idempotency_key([credit_note_id, invoice_id], prefix="lb-alloc")
+        for attempt in (1, 2):
+            try:
+                body = self.client.request(
+                    "PUT",
+                    f"CreditNotes/{credit_note_id}/Allocations",
+                    params={"summarizeErrors": "false"},
+                    json={"Allocations": [dict(element)]},
+                    headers={"Idempotency-Key": key},
+                    idempotent=False,
+                )
+                answers = self.client.records_of(body, "Allocations")
+            except ConnectorError as error:
+                if error.kind not in (ErrorKind.UNCERTAIN, ErrorKind.TRANSIENT):
+                    return error.message
+                try:
+                    current = self._read_document(
+                        _RESOURCES[InvoiceKind.CREDIT_NOTE], credit_note_id
+                    )
+                except ConnectorError:
+                    current = None
+                if current is not None and _allocated_to(current, invoice_id):
+                    return ""
+                if attempt == 2:
+                    return f"Xero did not confirm the allocation ({error.message})."
+                continue
+            messages = wire.validation_messages(answers[0]) if answers else []
+            if messages or (
+                answers and wire.text(answers[0].get("StatusAttributeString")).upper() == "ERROR"
+            ):
+                return " ".join(messages) or "Xero refused it without a reason."
+            return ""
+        return "Xero did not confirm the allocation."
+
     # -- updating a posted document ----------------------------------------------------------
 
     def update_document(self, ledger_id: str, document: PostableDocument) -> PostResult:
@@ -626,8 +885,13 @@ class XeroLedger:
 
         Read first: a document Xero will not let change is refused with the instruction, and
         one that already holds the change (an earlier update whose answer was lost) is
-        `already_existed` without a write.
+        `already_existed` without a write. A credit note that names its invoice is allocated
+        afterwards, as a new one is (Xero lets only an unallocated credit note change).
         """
+        result = self._update_document(ledger_id, document)
+        return self._allocate_credits([document], [result])[0]
+
+    def _update_document(self, ledger_id: str, document: PostableDocument) -> PostResult:
         resource = _RESOURCES[document.kind]
         refusal = self._refuse_before_sending(document, set())
         if refusal is not None:
@@ -949,6 +1213,70 @@ def _line_payload(line: PostableLine) -> dict[str, Any]:
             {"Name": name, "Option": option} for name, option in line.tracking.items()
         ]
     return payload
+
+
+# -- allocations ---------------------------------------------------------------------------
+
+
+def _allocated_to(credit_note: Mapping[str, Any], invoice_id: str) -> bool:
+    """The credit note already holds a (live) allocation to this invoice."""
+    rows = credit_note.get("Allocations")
+    for row in rows if isinstance(rows, list) else []:
+        if not isinstance(row, Mapping) or row.get("IsDeleted") is True:
+            continue
+        invoice = row.get("Invoice")
+        if isinstance(invoice, Mapping) and (
+            wire.text(invoice.get("InvoiceID")).lower() == invoice_id.lower()
+        ):
+            return True
+    return False
+
+
+def _allocation_blocked(
+    credit_status: str, invoice: Mapping[str, Any], remaining: Decimal | None
+) -> str:
+    """Why Xero would refuse the allocation, said for the admin; "" when it can go."""
+    if credit_status in _DRAFT_STATUSES:
+        return (
+            "it went to Xero as a draft, and Xero allocates only approved credit notes. "
+            "Approve it in Xero, then allocate it there (Allocate credit on the credit note)."
+        )
+    if credit_status in _GONE_STATUSES:
+        return f"it is {credit_status.lower()} in Xero."
+    if remaining is None or remaining <= 0 or credit_status == "PAID":
+        return "none of its credit is left to allocate (it was allocated or refunded in Xero)."
+    invoice_status = wire.text(invoice.get("Status")).upper()
+    if invoice_status == "PAID" or (wire.money(invoice.get("AmountDue")) or Decimal(0)) <= 0:
+        return (
+            "the invoice is already paid in full. The credit stays on the customer's account "
+            "in Xero: refund it or allocate it to another invoice there."
+        )
+    if invoice_status in _DRAFT_STATUSES:
+        return (
+            "the invoice is a draft in Xero. Approve it, then allocate the credit note there "
+            "(Allocate credit on the credit note)."
+        )
+    if invoice_status != "AUTHORISED":
+        return f"the invoice is {invoice_status.lower() or 'not approved'} in Xero."
+    return ""
+
+
+def _not_allocated(
+    document: PostableDocument, invoice_number: str, why: str, *, by_hand: bool = False
+) -> str:
+    """The warning: the credit note is posted, not allocated, and why (with what to do)."""
+    what = f" to invoice {invoice_number}" if invoice_number else " to its invoice"
+    text = f"Credit note {document.number or document.psa_id} is in Xero, but not allocated{what}"
+    if not by_hand:
+        return f"{text}: {why}"
+    return (
+        f"{text}: {why.rstrip('. ')}. Allocate it by hand in Xero (Allocate credit on the "
+        "credit note) if it should settle the invoice."
+    )
+
+
+def _with_warning(result: PostResult, warning: str) -> PostResult:
+    return replace(result, warnings=(*result.warnings, warning))
 
 
 # -- reading -------------------------------------------------------------------------------
