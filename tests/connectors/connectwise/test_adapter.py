@@ -464,3 +464,14 @@ def test_connectivity_all_good(fake: FakeConnectWise, make_client: MakeClient) -
     )
     assert f"Finance {SEP} Accounting Interface {SEP} Add" in finding.hint
     assert report.details["codebase"] == "v2024_1/"
+
+
+def test_a_credit_memo_applied_to_an_agreement_credits_no_particular_invoice() -> None:
+    memo = {**load("invoice_1202_credit_memo.json"), "applyToType": "Agreement", "applyToId": 31}
+    note = adapter.invoice_from_records(
+        memo,
+        load("gl_export_1202.json")["transactions"][0],
+        company={"id": 250, "identifier": "AcmeCo", "name": "Acme Co"},
+    )
+    # 31 is the agreement's id: allocating the credit to invoice 31 would be wrong.
+    assert note.applies_to_psa_id == ""

@@ -541,9 +541,7 @@ def invoice_from_records(
         tax_code_psa_id=invoice_tax_code,
         location=location,
         department=department,
-        applies_to_psa_id=(
-            as_str(invoice.get("applyToId")) if kind is InvoiceKind.CREDIT_NOTE else ""
-        ),
+        applies_to_psa_id=_credited_invoice(invoice) if kind is InvoiceKind.CREDIT_NOTE else "",
         updated_at=_info_time(invoice),
         source_ids=ids,
     )
@@ -805,3 +803,15 @@ def _info_time(record: Mapping[str, Any]) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# `applyToType` values whose `applyToId` names something other than an invoice.
+_NOT_AN_INVOICE = frozenset({"agreement", "project", "projectphase", "salesorder", "ticket"})
+
+
+def _credited_invoice(credit_memo: Mapping[str, Any]) -> str:
+    """The invoice a credit memo credits, when `applyToId` names one (with `applyToType`
+    Agreement, Project, Ticket, … it is that record's id, not an invoice's)."""
+    if as_str(credit_memo.get("applyToType")).lower() in _NOT_AN_INVOICE:
+        return ""
+    return as_str(credit_memo.get("applyToId"))
