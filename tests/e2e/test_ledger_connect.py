@@ -151,11 +151,15 @@ def test_admin_connects_xero_and_quickbooks_refreshes_and_sees_a_dead_sign_in(
         # Past both access tokens' lifetimes: checking refreshes and still reaches the ledger.
         move_clocks(simulator_url, 4000)
         page.get_by_role("button", name="Check connection").click()
-        expect(page.get_by_text(f"Connected to QuickBooks: {QBO_US[1]}.")).to_be_visible()
+        expect(
+            page.get_by_role("status").get_by_text(f"Connected to QuickBooks: {QBO_US[1]}.")
+        ).to_be_visible()
         page.goto(f"{base}/companies/{books_au.pk}/")
         before_rotation = LedgerConnection.objects.get(pk=xero.pk).refresh_token
         page.get_by_role("button", name="Check connection").click()
-        expect(page.get_by_text(f"Connected to Xero: {XERO_AU[1]}.")).to_be_visible()
+        expect(
+            page.get_by_role("status").get_by_text(f"Connected to Xero: {XERO_AU[1]}.")
+        ).to_be_visible()
         rotated = LedgerConnection.objects.get(pk=xero.pk)
         assert rotated.last_refreshed_at is not None
         assert rotated.refresh_token != before_rotation

@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.cache import cache
@@ -22,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -585,6 +587,15 @@ def _screen(company: Company, kind: str, *, refresh: bool = False) -> MappingScr
     return MappingScreen(kind, mapping_rows(company, kind, psa, choices), choices, problems)
 
 
+def _return_to(request: HttpRequest) -> str:
+    """The page that sent the admin here to map a value (a failed record), if it is ours."""
+    wanted = (request.POST if request.method == "POST" else request.GET).get("next", "")
+    allowed = url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return wanted if wanted.startswith("/") and allowed else ""
+
+
 @requires(Perm.VIEW_COMPANIES)
 @require_GET
 def mappings(request: HttpRequest, company_id: int) -> HttpResponse:
@@ -621,12 +632,16 @@ def _mappings_page(
         "dimensions": dict(TRACKING_DIMENSIONS),
         "choice_keys": {choice.key for choice in screen.choices},
         "perms": _perms(membership(request)),
+        "return_to": _return_to(request),
     }
     return render(request, "companies/mappings.html", context, status=status)
 
 
-def _back_to(company: Company, kind: str) -> HttpResponse:
-    return redirect(reverse("companies:mappings", args=[company.pk]) + f"?kind={kind}")
+def _back_to(company: Company, kind: str, request: HttpRequest | None = None) -> HttpResponse:
+    query = {"kind": kind}
+    if request is not None and (return_to := _return_to(request)):
+        query["next"] = return_to
+    return redirect(reverse("companies:mappings", args=[company.pk]) + "?" + urlencode(query))
 
 
 @requires(Perm.MANAGE_COMPANIES)
@@ -661,7 +676,7 @@ def mappings_save(request: HttpRequest, company_id: int) -> HttpResponse:
             return _mappings_page(request, company, screen, status=400)
     if not changes:
         messages.info(request, "Nothing to save: no mapping changed.")
-        return _back_to(company, kind)
+        return _back_to(company, kind, request)
     try:
         actions.do_set_mappings(request, company, changes)
     except actions.CompanyActionError as refused:
@@ -674,7 +689,7 @@ def mappings_save(request: HttpRequest, company_id: int) -> HttpResponse:
     messages.success(
         request, f"{done} {len(changes)} {noun}{'s' if len(changes) != 1 else ''}." + still
     )
-    return _back_to(company, kind)
+    return _back_to(company, kind, request)
 
 
 def _change(
@@ -748,7 +763,7 @@ def _add_tracking_value(request: HttpRequest, company: Company) -> HttpResponse:
         [actions.MappingChange(kind=MappingKind.TRACKING, psa_value=value, dimension=dimension)],
     )
     messages.success(request, f"Added {dict(TRACKING_DIMENSIONS)[dimension].lower()} {value!r}.")
-    return _back_to(company, MappingKind.TRACKING)
+    return _back_to(company, MappingKind.TRACKING, request)
 
 
 @requires(Perm.MANAGE_COMPANIES)
@@ -759,7 +774,7 @@ def mappings_refresh(request: HttpRequest, company_id: int) -> HttpResponse:
     kind = _kind_of(request.POST.get("kind"))
     _screen(company, kind, refresh=True)
     messages.info(request, "Read the lists again from the PSA and the ledger.")
-    return _back_to(company, kind)
+    return _back_to(company, kind, request)
 
 
 urlpatterns: list[URLPattern] = [

@@ -526,23 +526,41 @@ def _first_url(*candidates: tuple[str, list[Any]]) -> str:
     return ""
 
 
-def fix_link(record: SyncRecord) -> FixLink | None:
-    """Where the admin fixes what a failed record's hint asks for, when that is a screen here."""
+# Where a mapping error's hint sends the admin (prepare.py's hints name the screen), by kind.
+HINT_KINDS = (
+    ("Mappings → GL accounts", "account"),
+    ("Mappings → Tax codes", "tax_code"),
+    ("Mappings → Products", "item"),
+    ("Mappings → Tracking", "tracking"),
+    ("Mappings → Billing terms", "term"),
+)
+
+
+def fix_link(record: SyncRecord, *, can_manage: bool = True) -> FixLink | None:
+    """Where the admin fixes what a failed record's hint asks for, when that is a screen here
+    they may open (`can_manage`: the company settings). The mappings screen then offers the way
+    back to the record, to retry it."""
     if record.state != SyncRecord.State.FAILED:
         return None
-    if record.error_class == ErrorClass.MAPPING:
-        url = _first_url(
-            ("companies:mappings", [record.company_id]),
-            ("companies:detail", [record.company_id]),
-        )
-        return FixLink("Fix the mapping", url) if url else None
-    return None
+    if record.error_class != ErrorClass.MAPPING:
+        return None
+    back = urlencode({"next": reverse("sync:record", args=[record.pk])})
+    if "Settings →" in record.error_hint:
+        url = _first_url(("companies:settings", [record.company_id])) if can_manage else ""
+        return FixLink("Change the settings", url) if url else None
+    kind = next((kind for words, kind in HINT_KINDS if words in record.error_hint), "")
+    url = _first_url(("companies:mappings", [record.company_id]))
+    if url:
+        query = f"kind={kind}&{back}" if kind else back
+        return FixLink("Fix the mapping", f"{url}?{query}")
+    url = _first_url(("companies:detail", [record.company_id]))
+    return FixLink("Fix the mapping", url) if url else None
 
 
 IN_LEDGER = {"posted", "acknowledged", "changed"}
 
 
-def record_row(record: SyncRecord) -> RecordRow:
+def record_row(record: SyncRecord, *, can_manage: bool = True) -> RecordRow:
     state = record.state
     label, note = state_words(state)
     return RecordRow(
@@ -550,7 +568,7 @@ def record_row(record: SyncRecord) -> RecordRow:
         state_label=label,
         state_note=note,
         error_label=ERROR_CLASS_WORDS.get(record.error_class, record.error_class),
-        fix=fix_link(record),
+        fix=fix_link(record, can_manage=can_manage),
         can_retry=state == SyncRecord.State.FAILED,
         can_exclude=state not in IN_LEDGER | {"posting", "excluded"},
         can_include=state == SyncRecord.State.EXCLUDED,
@@ -591,7 +609,7 @@ def results(request: HttpRequest, company_id: int) -> HttpResponse:
         **_company_context(request, company, "results"),
         "form": form,
         "filtering": form.is_filtering(),
-        "rows": [record_row(record) for record in page.records],
+        "rows": [record_row(record, can_manage=_can_manage(request)) for record in page.records],
         "older_url": _page_url(request.GET, before=page.older_than) if page.older_than else "",
         "newer_url": _page_url(request.GET, after=page.newer_than) if page.newer_than else "",
         "state_counts": [
@@ -617,6 +635,21 @@ def record_detail(request: HttpRequest, record_id: int) -> HttpResponse:
     return _record_page(request, record)
 
 
+def settling(record: SyncRecord) -> bool:
+    """Whether a queued or running run is about to post the record (after Retry, say)."""
+    if record.state not in (SyncRecord.State.PENDING, SyncRecord.State.POSTING):
+        return False
+    return any(
+        record.record_type in (run.record_types or [])
+        and (not run.only_psa_ids or record.psa_id in run.only_psa_ids)
+        for run in queries.active_runs(record.company)
+    )
+
+
+def _can_manage(request: HttpRequest) -> bool:
+    return membership(request).can(Perm.MANAGE_COMPANIES)
+
+
 def _record_page(
     request: HttpRequest,
     record: SyncRecord,
@@ -626,11 +659,12 @@ def _record_page(
 ) -> HttpResponse:
     context = {
         **_company_context(request, record.company, "results"),
-        "row": record_row(record),
+        "row": record_row(record, can_manage=_can_manage(request)),
         "record": record,
         "mark_form": mark_form or MarkPostedForm(),
         "exclude_form": ExcludeForm(),
         "here": reverse("sync:record", args=[record.pk]),
+        "settling": settling(record),
     }
     return render(request, "sync/record.html", context, status=status)
 

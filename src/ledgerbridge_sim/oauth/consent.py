@@ -94,6 +94,7 @@ def page(
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>Connect {escape(app_name)} to {vendor}</title>
 <style>{_STYLE}</style>
 </head>
@@ -127,7 +128,8 @@ def refusal_page(system: str, message: str) -> str:
     vendor = VENDOR_NAMES[system]
     return f"""<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><title>{vendor} sign-in problem</title><style>{_STYLE}</style></head>
+<head><meta charset="utf-8"><link rel="icon" href="data:,">
+<title>{vendor} sign-in problem</title><style>{_STYLE}</style></head>
 <body><main><h1>This app cannot connect to {vendor}</h1>
 <p class="problem" role="alert">{escape(message)}</p></main></body>
 </html>

@@ -3,8 +3,10 @@
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from django import forms
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -48,6 +50,17 @@ _HOST = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$"
 )
 KEEP_HELP = "Stored. Leave blank to keep it; type a new value to replace it."
+
+
+def simulator_address(url: str) -> str | None:
+    """`url` as typed, when it is under the simulators' address this instance is configured with
+    (LEDGERBRIDGE_SIM_URL: the demo and tests); None otherwise. Only there may an address carry
+    plain http, a port or a path, so credentials never travel unencrypted to anywhere else."""
+    base = str(getattr(settings, "LEDGER_SIM_URL", "") or "").rstrip("/")
+    url = url.strip().rstrip("/")
+    if base and (url == base or url.startswith(base + "/")):
+        return url
+    return None
 
 
 class PsaCredentialForm(forms.Form):
@@ -121,8 +134,11 @@ class ConnectWiseCredentialForm(PsaCredentialForm):
     )
 
     def clean_site(self) -> str:
-        site = self.cleaned_data["site"].strip().lower()
-        site = re.sub(r"^https?://", "", site).rstrip("/")
+        typed = self.cleaned_data["site"].strip()
+        simulated = simulator_address(typed)
+        if simulated is not None:
+            return simulated
+        site = re.sub(r"^https?://", "", typed.lower()).rstrip("/")
         if not _HOST.match(site):
             raise forms.ValidationError(
                 "Enter the API host name only, e.g. api-na.myconnectwise.net (no path)."
@@ -132,7 +148,7 @@ class ConnectWiseCredentialForm(PsaCredentialForm):
 
 class AutotaskCredentialForm(PsaCredentialForm):
     psa = PsaKind.AUTOTASK
-    stored_fields = ("username", "secret", "integration_code")
+    stored_fields = ("username", "secret", "integration_code", "zone_lookup_url")
     secret_fields = frozenset({"secret", "integration_code"})
 
     username = forms.EmailField(
@@ -144,9 +160,32 @@ class AutotaskCredentialForm(PsaCredentialForm):
         label="Tracking identifier",
         help_text="The integration code chosen for the API user's tracking identifier.",
     )
+    zone_lookup_url = forms.CharField(
+        max_length=300,
+        required=False,
+        label="Zone lookup address (optional)",
+        help_text="Leave empty: LedgerBridge asks Autotask which zone serves your API user. "
+        "Only a test or demo system needs its own address here.",
+    )
 
     def clean_username(self) -> str:
         return str(self.cleaned_data["username"]).strip().lower()
+
+    def clean_zone_lookup_url(self) -> str:
+        typed = str(self.cleaned_data["zone_lookup_url"]).strip()
+        if not typed:
+            return ""
+        parts = urlsplit(typed)
+        host = (parts.hostname or "").lower()
+        on_autotask = parts.scheme == "https" and (
+            host == "autotask.net" or host.endswith(".autotask.net")
+        )
+        if on_autotask or simulator_address(typed) is not None:
+            return typed
+        raise forms.ValidationError(
+            "Leave this empty unless you use a test system; Autotask's own address starts "
+            "with https://webservices.autotask.net/."
+        )
 
 
 PSA_FORMS: dict[str, type[PsaCredentialForm]] = {
