@@ -272,3 +272,81 @@ def test_a_psa_that_cannot_list_fails_the_run_with_its_reason_and_retries(
     assert run.status == "failed"
     assert run.error == "ConnectWise did not answer in time. Tried again soon."
     assert SyncRun.objects.filter(trigger="retry", retry_attempt=1).count() == 1
+
+
+def test_a_record_posted_but_never_marked_is_marked_by_the_next_run(
+    company: Company, wiring: Wiring
+) -> None:
+    # A worker was killed after the ledger took INV-1 and before the PSA was told; the PSA's
+    # list still shows it here, but it may not (ConnectWise batches built by hand elsewhere).
+    record = SyncRecord.objects.create(
+        company=company,
+        record_type="invoice",
+        psa_id="9",
+        number="INV-9",
+        state="posted",
+        ledger_id="doc-9",
+    )
+    actions.execute_run(queued(company).pk, build_context=wiring.build)
+    record.refresh_from_db()
+    assert record.state == "acknowledged"
+    assert "9" in wiring.psa.acknowledged
+    assert "INV-9" not in wiring.ledger.documents  # marked, never posted again
+
+
+def test_an_unexpected_error_fails_the_run_with_it_instead_of_leaving_it_running(
+    company: Company, wiring: Wiring
+) -> None:
+    def broken(documents):  # type: ignore[no-untyped-def]
+        raise RuntimeError("disk full")
+
+    wiring.ledger.post_documents = broken  # type: ignore[method-assign]
+    run = queued(company)
+    with pytest.raises(RuntimeError):
+        actions.execute_run(run.pk, build_context=wiring.build)
+    run.refresh_from_db()
+    assert run.status == "failed" and "disk full" in run.error
+    assert leases.holder_of(actions.lease_name(company.pk)) is None
+
+
+def test_a_run_that_loses_its_company_stops_and_leaves_a_follow_up(
+    company: Company, wiring: Wiring
+) -> None:
+    real_post = wiring.ledger.post_documents
+    keepers: list[actions._LeaseKeeper] = []
+
+    def post_while_the_lease_lapses(documents):  # type: ignore[no-untyped-def]
+        keepers[0].lost.set()  # the keeper found another worker holding the company
+        return real_post(documents)
+
+    wiring.ledger.post_documents = post_while_the_lease_lapses  # type: ignore[method-assign]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("django.db.transaction.on_commit", lambda fn: None)
+        patch.setattr(actions._LeaseKeeper, "start", lambda self: keepers.append(self))
+        run = queued(company)
+        actions.execute_run(run.pk, build_context=wiring.build)
+    run.refresh_from_db()
+    assert run.status == "failed" and "lost its hold" in run.error
+    assert wiring.ledger.post_calls == 1  # the next batch never started
+    assert SyncRun.objects.filter(trigger="retry", status="queued").count() == 1
+
+
+def test_the_lease_keeper_renews_and_notices_a_lost_lease(
+    company: Company, settings: object
+) -> None:
+    settings.SYNC_LEASE_SECONDS = 0.15  # type: ignore[attr-defined]
+    renewals: list[bool] = []
+
+    def renew(name: str, holder: str, ttl: object) -> bool:
+        renewals.append(True)
+        return len(renewals) < 3  # lost on the third renewal
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(leases, "renew", renew)
+        keeper = actions._LeaseKeeper("company:1:sync", "me")
+        keeper.start()
+        assert keeper.lost.wait(timeout=5)
+        keeper.stop()
+    assert len(renewals) == 3
+    with pytest.raises(actions.RunStoppedError, match="lost its hold"):
+        keeper.check()

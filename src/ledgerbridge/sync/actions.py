@@ -6,10 +6,12 @@ expires, and the next run resumes where it stopped (the write log makes that saf
 """
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
+from django import db
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -22,6 +24,7 @@ from ledgerbridge.sync.engine import InvoiceSync, RunCancelledError, RunStoppedE
 from ledgerbridge.sync.models import RecordType, SyncRecord, SyncRun
 from ledgerbridge.sync.payments import PaymentSync
 from ledgerbridge.sync.policy import ErrorClass
+from ledgerbridge.sync.stragglers import acknowledge_stragglers
 
 logger = logging.getLogger(__name__)
 
@@ -83,60 +86,113 @@ def execute_run(run_id: int, *, build_context: ContextBuilder | None = None) -> 
     holder = f"run:{run.pk}:{uuid.uuid4().hex[:8]}"
     if not leases.acquire(lease_name(company.pk), holder, lease_ttl()):
         raise SyncBusyError(f"Another sync of {company.name} is running.")
+    keeper = _LeaseKeeper(lease_name(company.pk), holder)
     try:
+        # Read again under the lease: another worker may have run it meanwhile.
+        run.refresh_from_db()
+        if run.finished or run.status == SyncRun.Status.RUNNING:
+            return run
         if run.cancel_requested:
             _finish(run, SyncRun.Status.CANCELLED)
             return run
         _mark(run, status=SyncRun.Status.RUNNING, started_at=clock.now())
-        builder = build_context or _default_builder()
-        try:
-            context = builder(company, run)
-        except RunStoppedError as stopped:
-            _finish(run, SyncRun.Status.FAILED, error=str(stopped))
-            return run
-
-        def keep_lease() -> None:
-            if not leases.renew(lease_name(company.pk), holder, lease_ttl()):
-                raise RunStoppedError("This run lost its hold on the company to another worker.")
-
-        try:
-            for record_type in run.record_types:
-                if record_type == RecordType.INVOICE:
-                    InvoiceSync(context, on_progress=keep_lease).run(run.only_psa_ids)
-                elif record_type == RecordType.PAYMENT and not run.only_psa_ids:
-                    PaymentSync(context).run()
-                keep_lease()
-        except RunCancelledError:
-            _finish(run, SyncRun.Status.CANCELLED, counts=context.counts)
-            return run
-        except RunStoppedError as stopped:
-            _finish(run, SyncRun.Status.FAILED, error=str(stopped), counts=context.counts)
-            return run
-        except ConnectorError as error:
-            # The PSA or ledger failed as a whole (listing invoices, reading lock dates): say
-            # so on the run; passing faults are tried again after a pause.
-            _finish(
-                run,
-                SyncRun.Status.FAILED,
-                error=f"{error.message} {error.hint}".strip(),
-                counts=context.counts,
-            )
-            if error.retryable:
-                _retry_later(run, only_psa_ids=list(run.only_psa_ids))
-            return run
-        failed = context.counts.get("failed", 0) + context.counts.get("uncertain", 0)
-        status = SyncRun.Status.PARTIAL if failed else SyncRun.Status.SUCCEEDED
-        _finish(run, status, counts=context.counts)
-        passing = list(
-            SyncRecord.objects.filter(
-                last_run=run, state=SyncRecord.State.FAILED, error_class=ErrorClass.TRANSIENT
-            ).values_list("psa_id", flat=True)
-        )
-        if passing:
-            _retry_later(run, only_psa_ids=passing, record_types=[RecordType.INVOICE])
-        return run
+        keeper.start()
+        return _do_run(run, build_context or _default_builder(), keeper)
+    except Exception as error:
+        # A bug or a database failure: the run says so instead of staying "running".
+        if not SyncRun.objects.filter(pk=run.pk, finished_at__isnull=False).exists():
+            _finish(run, SyncRun.Status.FAILED, error=f"The sync stopped unexpectedly: {error}")
+        raise
     finally:
+        keeper.stop()
         leases.release(lease_name(company.pk), holder)
+
+
+class _LeaseKeeper:
+    """Renews the company lease every third of its length, from its own thread, for as long as
+    the run lives: a single slow batch (a vendor's rate limit) must not let the lease lapse and
+    a second worker start the same company."""
+
+    def __init__(self, name: str, holder: str) -> None:
+        self.name, self.holder = name, holder
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._keep, name=f"lease {name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _keep(self) -> None:
+        try:
+            while not self._stop.wait(lease_ttl().total_seconds() / 3):
+                if not leases.renew(self.name, self.holder, lease_ttl()):
+                    self.lost.set()
+                    return
+        finally:
+            db.connections.close_all()
+
+    def check(self) -> None:
+        """Raise if the lease was lost (called between batches)."""
+        if self.lost.is_set():
+            raise RunStoppedError("This run lost its hold on the company to another worker.")
+
+
+def _do_run(run: SyncRun, builder: ContextBuilder, keeper: _LeaseKeeper) -> SyncRun:
+    company = run.company
+    try:
+        context = builder(company, run)
+    except RunStoppedError as stopped:
+        _finish(run, SyncRun.Status.FAILED, error=str(stopped))
+        return run
+
+    keep_lease = keeper.check
+
+    try:
+        for record_type in run.record_types:
+            if record_type == RecordType.INVOICE:
+                InvoiceSync(context, on_progress=keep_lease).run(run.only_psa_ids)
+                if not run.only_psa_ids:
+                    acknowledge_stragglers(context)
+            elif record_type == RecordType.PAYMENT and not run.only_psa_ids:
+                PaymentSync(context).run()
+            keep_lease()
+    except RunCancelledError:
+        _finish(run, SyncRun.Status.CANCELLED, counts=context.counts)
+        return run
+    except RunStoppedError as stopped:
+        _finish(run, SyncRun.Status.FAILED, error=str(stopped), counts=context.counts)
+        if keeper.lost.is_set():
+            # Another worker holds the company now; make sure the work is not dropped.
+            request_run(company, trigger=SyncRun.Trigger.RETRY, record_types=run.record_types)
+        return run
+    except ConnectorError as error:
+        # The PSA or ledger failed as a whole (listing invoices, reading lock dates): say
+        # so on the run; passing faults are tried again after a pause.
+        _finish(
+            run,
+            SyncRun.Status.FAILED,
+            error=f"{error.message} {error.hint}".strip(),
+            counts=context.counts,
+        )
+        if error.retryable:
+            _retry_later(run, only_psa_ids=list(run.only_psa_ids))
+        return run
+    failed = context.counts.get("failed", 0) + context.counts.get("uncertain", 0)
+    status = SyncRun.Status.PARTIAL if failed else SyncRun.Status.SUCCEEDED
+    _finish(run, status, counts=context.counts)
+    passing = list(
+        SyncRecord.objects.filter(
+            last_run=run, state=SyncRecord.State.FAILED, error_class=ErrorClass.TRANSIENT
+        ).values_list("psa_id", flat=True)
+    )
+    if passing:
+        _retry_later(run, only_psa_ids=passing, record_types=[RecordType.INVOICE])
+    return run
 
 
 # Pauses before retrying records that failed for a passing reason (the vendor was down, over
