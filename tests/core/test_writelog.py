@@ -1,8 +1,11 @@
 """The write log keeps every outside write to exactly once, through crashes and lost replies."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from ledgerbridge.connectors.base import ConnectorError, ErrorKind
 from ledgerbridge.core import writelog
@@ -154,3 +157,107 @@ def test_rows_in_doubt_cannot_be_marked_for_sending() -> None:
 def test_digest_ignores_key_order_but_not_values() -> None:
     assert writelog.digest_of({"a": 1, "b": [1, 2]}) == writelog.digest_of({"b": [1, 2], "a": 1})
     assert writelog.digest_of({"a": Decimal("1.10")}) != writelog.digest_of({"a": Decimal("1.1")})
+
+
+# --- batches: one query to look, one to insert, one UPDATE to send, one transaction to settle --
+
+
+def queries_to_record(intents: list[Intent]) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        rows = writelog.record(intents)
+    assert [row.key for row in rows] == [i.key for i in intents]
+    return len(queries)
+
+
+def test_recording_a_batch_costs_the_same_queries_whatever_its_size() -> None:
+    few = queries_to_record([intent(f"INV-{n}") for n in range(5)])
+    many = queries_to_record([intent(f"INV-{n}") for n in range(5, 55)])
+    assert few == many
+    # Recorded already: one look finds them all, and nothing is inserted.
+    assert queries_to_record([intent(f"INV-{n}") for n in range(55)]) == 1
+    assert OutboundWrite.objects.count() == 55
+
+
+def test_an_intent_twice_in_one_batch_is_one_row() -> None:
+    first, again = writelog.record([intent("INV-1"), intent("INV-1")])
+    assert first is again
+    assert OutboundWrite.objects.count() == 1
+
+
+def test_a_row_another_process_recorded_meanwhile_is_the_one_kept() -> None:
+    # Their row went in between our look and our insert: the unique key keeps theirs, with its
+    # state, and ours becomes it instead of failing the batch.
+    (theirs,) = writelog.record([intent("INV-1")])
+    writelog.sending([theirs])
+    rows = writelog._insert([intent("INV-1", total="100.01"), intent("INV-2")])
+    assert (rows["co1:invoice:INV-1:v1"].pk, rows["co1:invoice:INV-1:v1"].state) == (
+        theirs.pk,
+        "sent",
+    )
+    assert rows["co1:invoice:INV-1:v1"].digest == intent("INV-1").digest
+    assert OutboundWrite.objects.count() == 2
+
+
+def test_sending_refuses_the_whole_batch_if_another_process_sent_one_meanwhile() -> None:
+    mine, raced = writelog.record([intent("INV-1"), intent("INV-2")])
+    OutboundWrite.objects.filter(pk=raced.pk).update(state="sent")
+    with pytest.raises(ValueError, match="must not be sent again"):
+        writelog.sending([mine, raced])
+    assert OutboundWrite.objects.get(pk=mine.pk).state == "pending"  # nothing half-done
+    assert mine.state == "pending"
+
+
+def test_a_batch_is_marked_sent_in_one_statement() -> None:
+    rows = writelog.record([intent(f"INV-{n}") for n in range(20)])
+    with CaptureQueriesContext(connection) as queries:
+        writelog.sending(rows)
+    updates = [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 1
+    stored = set(OutboundWrite.objects.values_list("state", "attempts"))
+    assert stored == {("sent", 1)} == {(row.state, row.attempts) for row in rows}
+
+
+def test_settling_a_batch_writes_each_row_its_own_outcome() -> None:
+    created, found, refused, lost = writelog.record([intent(f"INV-{n}") for n in range(4)])
+    writelog.sending([created, found, refused, lost])
+    writelog.settle(
+        [
+            (created, Written("id-1", "INV-0")),
+            (found, Written("id-2", "INV-1", found_by_lookup=True)),
+            (refused, ConnectorError(ErrorKind.VALIDATION, "Account code '200' is archived.")),
+            (lost, ConnectorError(ErrorKind.UNCERTAIN, "The connection broke.")),
+        ]
+    )
+    stored = {
+        row.key: (row.state, row.result_id, row.found_by_lookup, row.error_message)
+        for row in OutboundWrite.objects.all()
+    }
+    assert stored == {
+        created.key: ("succeeded", "id-1", False, ""),
+        found.key: ("succeeded", "id-2", True, ""),
+        refused.key: ("failed", "", False, "Account code '200' is archived."),
+        lost.key: ("uncertain", "", False, "The connection broke."),
+    }
+    # The one in doubt is looked up before anything is sent again; the refused one may go.
+    ledger = FakeLedger()
+    ledger.invoices["INV-3"] = "id-3"
+    assert writelog.perform(
+        intent("INV-3"), send=lambda: ledger.send("INV-3"), lookup=lambda: ledger.lookup("INV-3")
+    ) == Written("id-3", "INV-3")
+    assert (ledger.lookups, ledger.sends) == (1, 0)
+
+
+def test_update_rows_stores_values_as_save_would() -> None:
+    (row,) = writelog.record([intent()])
+    moment = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    row.sent_at, row.found_by_lookup, row.error_message = moment, True, "Ünïcode, 'quotes'"
+    row.attempts = 3
+    writelog.update_rows([row], ["sent_at", "found_by_lookup", "error_message", "attempts"])
+    stored = OutboundWrite.objects.get(pk=row.pk)
+    assert (stored.sent_at, stored.found_by_lookup, stored.error_message, stored.attempts) == (
+        moment,
+        True,
+        "Ünïcode, 'quotes'",
+        3,
+    )
+    assert stored.state == "pending"  # fields not named are left as they are

@@ -344,6 +344,16 @@ class PsaSource(Protocol):
     def test_connectivity(self) -> ConnectivityReport: ...
 
 
+@runtime_checkable
+class CountsPostableInvoices(Protocol):
+    """A `PsaSource` that can say how many invoices `list_postable_invoices` will list, in one
+    call (optional: the engine otherwise counts them as the list arrives)."""
+
+    def count_postable_invoices(
+        self, *, since: datetime | None = None, thru: datetime | None = None
+    ) -> int: ...
+
+
 def as_str(value: Any) -> str:
     """A vendor id or code as text ("" for None), so ids compare alike whatever JSON type."""
     if value is None:

@@ -20,17 +20,32 @@ whose outcome is unclear is gone through again, and the ledger adapter reads the
 compares before writing anything, so nothing is ever re-sent blind.
 
 The caller holds the company's lease (one run per company at a time) and builds the context.
+
+The run streams the PSA's list a batch at a time (it never holds the whole list), and each
+batch costs a handful of queries whatever its size: its records are read in one query and the
+new ones inserted together, its write-log rows likewise (`writelog.record`). The records' new
+state is kept in memory and written in one go (`_flush`, only the fields that changed) in the
+transaction of the step that depends on it: with the rows' `sent` before the ledger call, with
+their outcome after it, and before any PSA call. The one write per record is the mark after
+its PSA acknowledgement, made at once: marked in the PSA, an invoice drops off the PSA's list,
+so a mark not written down then would never be.
 """
 
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from copy import copy
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
+
+from django.db import IntegrityError, transaction
 
 from ledgerbridge.connectors.base import (
     ConnectorError,
+    CountsPostableInvoices,
     ErrorKind,
     Invoice,
     InvoiceKind,
@@ -61,6 +76,33 @@ State = SyncRecord.State
 
 # A whole-run problem (the connection itself): stop, say so on the run, leave records as they are.
 RUN_STOPPING_KINDS = frozenset({ErrorKind.AUTH, ErrorKind.PERMISSION})
+
+# The SyncRecord fields the engine writes. Not `version` (a re-post bumps it) nor `paid_amount`
+# (the payment sync's): a run never writes an older copy of those back.
+RECORD_FIELDS = (
+    "number",
+    "kind",
+    "customer_name",
+    "issued_on",
+    "total",
+    "currency",
+    "source_ids",
+    "fingerprint",
+    "state",
+    "ledger_id",
+    "ledger_number",
+    "ledger_url",
+    "error_class",
+    "error_message",
+    "error_hint",
+    "warnings",
+    "attempts",
+    "last_run",
+    "posted_at",
+    "acknowledged_at",
+    "updated_at",
+    "manual_note",
+)
 
 
 class RunStoppedError(Exception):
@@ -121,40 +163,117 @@ class InvoiceSync:
         self._customers: dict[str, str] = {}  # PSA customer id → ledger contact id
         self._items: dict[str, str] = {}  # PSA product id → ledger item code
         self._lock_dates: LockDates | None = None
+        self._unsaved: dict[int, SyncRecord] = {}  # changed since the last `_flush`, by pk
+        # The batch's records as the database holds them (`_stored`), so a flush writes only
+        # what changed.
+        self._stored: dict[int, tuple[Any, ...]] = {}
 
     # -- the run -----------------------------------------------------------------------------
 
     def run(self, only: Iterable[str] = ()) -> dict[str, int]:
         wanted = set(only)
-        refs = [
+        thru = clock.now()
+        listed = (
             ref
-            for ref in self.ctx.source.list_postable_invoices(thru=clock.now())
+            for ref in self.ctx.source.list_postable_invoices(thru=thru)
             if not wanted or ref.psa_id in wanted
-        ]
-        self._progress(done=0, total=len(refs))
+        )
+        expected = len(wanted) if wanted else self._count_postable(thru)
+        self._progress(done=0, total=expected or 0, counting=expected is None)
         self._lock_dates = self.ctx.ledger.lock_dates()
         done = 0
-        size = max(1, self.ctx.ledger.batch_size)
-        for start in range(0, len(refs), size):
+        batches = itertools.batched(listed, max(1, self.ctx.ledger.batch_size))
+        batch = next(batches, ())
+        while batch:
             self._check_cancelled()
-            chunk = refs[start : start + size]
-            self._run_batch([self._work_for(ref) for ref in chunk])
-            done += len(chunk)
-            self._progress(done=done, total=len(refs))
+            self._run_batch(self._works_for(batch))
+            done += len(batch)
+            # Read one batch ahead, so a list the PSA cannot count grows in sight as it comes.
+            batch = next(batches, ())
+            if batch:
+                seen = done + len(batch)
+                self._progress(done=done, total=max(expected or 0, seen), counting=expected is None)
+        self._progress(done=done, total=done)
         return self.ctx.counts
 
-    def _work_for(self, ref: InvoiceRef) -> _Work:
-        record, _ = SyncRecord.objects.get_or_create(
-            company_id=self.ctx.company_id,
-            record_type=RecordType.INVOICE,
-            psa_id=ref.psa_id,
-            defaults={"number": ref.number, "kind": ref.kind.value},
-        )
-        record.last_run = self.ctx.run
-        record.source_ids = dict(ref.source_ids)
-        return _Work(record, ref)
+    def _count_postable(self, thru: datetime) -> int | None:
+        """How many invoices the PSA will list, if it can say at once; None: count as they come."""
+        source = self.ctx.source
+        if not isinstance(source, CountsPostableInvoices):
+            return None
+        try:
+            return source.count_postable_invoices(thru=thru)
+        except ConnectorError as error:
+            self._stop_if_connection(error, source.label)
+            logger.info("%s could not count the invoices to post: %s", source.label, error)
+            return None
+
+    def _works_for(self, refs: Sequence[InvoiceRef]) -> list[_Work]:
+        """The batch's records, read in one query; those seen for the first time made together.
+
+        An invoice listed twice in one batch is taken once.
+        """
+        unique = list({ref.psa_id: ref for ref in refs}.values())
+        records = {
+            record.psa_id: record
+            for record in SyncRecord.objects.filter(
+                company_id=self.ctx.company_id,
+                record_type=RecordType.INVOICE,
+                psa_id__in=[ref.psa_id for ref in unique],
+            )
+        }
+        new = [ref for ref in unique if ref.psa_id not in records]
+        if new:
+            records.update(self._create_records(new))
+        works = []
+        for ref in unique:
+            record = records[ref.psa_id]
+            self._stored[record.pk] = _stored_values(record)
+            record.last_run = self.ctx.run
+            record.source_ids = dict(ref.source_ids)
+            works.append(_Work(record, ref))
+        return works
+
+    def _create_records(self, refs: Sequence[InvoiceRef]) -> dict[str, SyncRecord]:
+        def new_record(ref: InvoiceRef) -> SyncRecord:
+            return SyncRecord(
+                company_id=self.ctx.company_id,
+                record_type=RecordType.INVOICE,
+                psa_id=ref.psa_id,
+                number=ref.number,
+                kind=ref.kind.value,
+                last_run=self.ctx.run,
+                source_ids=dict(ref.source_ids),
+            )
+
+        records = [new_record(ref) for ref in refs]
+        try:
+            with transaction.atomic():
+                SyncRecord.objects.bulk_create(records)
+            return {record.psa_id: record for record in records}
+        except IntegrityError:
+            pass
+        # Another run made some of them meanwhile (it outlived its lease): theirs stand.
+        found = {}
+        for ref in refs:
+            record, _ = SyncRecord.objects.get_or_create(
+                company_id=self.ctx.company_id,
+                record_type=RecordType.INVOICE,
+                psa_id=ref.psa_id,
+                defaults={"number": ref.number, "kind": ref.kind.value},
+            )
+            found[ref.psa_id] = record
+        return found
 
     def _run_batch(self, batch: list[_Work]) -> None:
+        try:
+            self._run_works(batch)
+        finally:
+            # Whatever the batch learned is kept, however it ended (a stopped run included).
+            self._flush()
+            self._stored.clear()
+
+    def _run_works(self, batch: list[_Work]) -> None:
         to_post: list[_Work] = []
         to_update: list[_Work] = []
         to_acknowledge: list[_Work] = []
@@ -380,7 +499,10 @@ class InvoiceSync:
             work.record.state = State.POSTING
             work.record.attempts += 1
             self._save(work.record)
-        writelog.sending(sending_rows)
+        # The records' state and the rows' `sent`, committed together before the request leaves.
+        with transaction.atomic():
+            self._flush()
+            writelog.sending(sending_rows)
         for work, row in zip(sendable, sending_rows, strict=True):
             assert work.document is not None
             work.document = replace(work.document, attempt=row.attempts)
@@ -390,11 +512,12 @@ class InvoiceSync:
         except ConnectorError as error:
             results = [PostResult(key=d.key, error=error) for d in documents]
             if error.kind in RUN_STOPPING_KINDS:
-                for work, row in zip(sendable, sending_rows, strict=True):
-                    writelog.failed(row, error)
+                writelog.settle([(row, error) for row in sending_rows])
+                for work in sendable:
                     self._fail(work.record, ErrorClass.LEDGER_REJECTED, error.message, error.hint)
                 self._stop_if_connection(error, self.ctx.ledger.label)
         by_key = {result.key: result for result in results}
+        outcomes: list[tuple[OutboundWrite, writelog.Written | ConnectorError]] = []
         for work, row in zip(sendable, sending_rows, strict=True):
             assert work.document is not None
             result = by_key.get(work.document.key)
@@ -405,7 +528,8 @@ class InvoiceSync:
                         ErrorKind.UNCERTAIN, f"{self.ctx.ledger.label} gave no result for it."
                     ),
                 )
-            self._record_result(work, row, result)
+            outcomes.append((row, self._record_result(work, result)))
+        self._settle(outcomes)
 
     def _resolved_by_lookup(self, work: _Work, row: OutboundWrite) -> bool:
         """True when the earlier, uncertain write is found in the ledger (and recorded)."""
@@ -442,17 +566,16 @@ class InvoiceSync:
                 return found
         return _stored(row, work.document)
 
-    def _record_result(self, work: _Work, row: OutboundWrite, result: PostResult) -> None:
+    def _record_result(self, work: _Work, result: PostResult) -> writelog.Written | ConnectorError:
+        """The ledger's answer, put on the record; what the write log keeps of it (`_settle`)."""
         if result.document is not None:
-            written = writelog.Written(result.document.ledger_id, result.document.number)
-            if result.outcome == "already_existed":
-                writelog.found(row, written)
-            else:
-                writelog.succeeded(row, written)
             self._posted(work, result.document, outcome=result.outcome or "created")
-            return
+            return writelog.Written(
+                result.document.ledger_id,
+                result.document.number,
+                found_by_lookup=result.outcome == "already_existed",
+            )
         error = result.error or ConnectorError(ErrorKind.UNCERTAIN, "No result was given.")
-        writelog.failed(row, error)
         record = work.record
         if error.kind == ErrorKind.UNCERTAIN:
             record.state = State.POSTING
@@ -461,8 +584,17 @@ class InvoiceSync:
             record.error_hint = error.hint
             self._save(record)
             self.ctx.count("uncertain")
-            return
+            return error
         self._fail(record, error_class_for(error), error.message, error.hint)
+        return error
+
+    def _settle(
+        self, outcomes: Sequence[tuple[OutboundWrite, writelog.Written | ConnectorError]]
+    ) -> None:
+        """The write log's outcomes and the records they decide, committed together."""
+        with transaction.atomic():
+            writelog.settle(outcomes)
+            self._flush()
 
     def _posted(self, work: _Work, document: LedgerDocument, *, outcome: str) -> None:
         record = work.record
@@ -520,8 +652,10 @@ class InvoiceSync:
             record.state = State.POSTING
             record.attempts += 1
             self._save(record)
-            if row.state in writelog.SENDABLE:
-                writelog.sending([row])
+            with transaction.atomic():
+                self._flush()
+                if row.state in writelog.SENDABLE:
+                    writelog.sending([row])
             # A row left `sent` or `uncertain` stays so while the adapter reads the document and
             # compares: it writes only if the earlier update is not there.
             work.document = replace(work.document, attempt=max(row.attempts, 1))
@@ -533,13 +667,15 @@ class InvoiceSync:
                     self._fail(record, ErrorClass.LEDGER_REJECTED, error.message, error.hint)
                     self._stop_if_connection(error, self.ctx.ledger.label)
                 result = PostResult(key=work.document.key, error=error)
-            self._record_result(work, row, result)
+            self._settle([(row, self._record_result(work, result))])
 
     # -- acknowledge -------------------------------------------------------------------------
 
     def _acknowledge(
         self, works: Sequence[_Work], *, final_state: str = State.ACKNOWLEDGED
     ) -> None:
+        # Each record's state is in the database before the PSA hears of it.
+        self._flush()
         for work in works:
             record = work.record
             try:
@@ -560,7 +696,9 @@ class InvoiceSync:
             record.manual_note = record.manual_note or (
                 f"PSA batch {result.batch_identifier}" if result.psa_batch_id else ""
             )
+            # At once: marked in the PSA, it drops off the PSA's list; no later run would see it.
             self._save(record)
+            self._flush()
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -570,8 +708,35 @@ class InvoiceSync:
         self.ctx.count("failed")
 
     def _save(self, record: SyncRecord) -> None:
+        """Note a record's new state; `_flush` writes it with the step that depends on it."""
         record.updated_at = clock.now()
-        record.save()
+        self._unsaved[record.pk] = record
+
+    def _flush(self) -> None:
+        """Write what changed on the records noted since the last flush, in one transaction:
+        one statement for each set of changed fields (a batch's records mostly change alike)."""
+        if not self._unsaved:
+            return
+        alike: dict[tuple[str, ...], list[SyncRecord]] = {}
+        now_stored: list[tuple[SyncRecord, tuple[Any, ...]]] = []
+        for record in self._unsaved.values():
+            values = _stored_values(record)
+            before = self._stored.get(record.pk)
+            changed: tuple[str, ...]
+            if before is None:
+                changed = RECORD_FIELDS
+            else:
+                pairs = zip(RECORD_FIELDS, before, values, strict=True)
+                changed = tuple(name for name, old, new in pairs if old != new)
+            if changed:
+                alike.setdefault(changed, []).append(record)
+            now_stored.append((record, values))
+        with transaction.atomic(savepoint=False):
+            for fields, records in alike.items():
+                writelog.update_rows(records, fields)
+        for record, values in now_stored:
+            self._stored[record.pk] = values
+        self._unsaved.clear()
 
     def _stop_if_connection(self, error: ConnectorError, system: str) -> None:
         if error.kind in RUN_STOPPING_KINDS:
@@ -581,12 +746,28 @@ class InvoiceSync:
         if SyncRun.objects.filter(pk=self.ctx.run.pk, cancel_requested=True).exists():
             raise RunCancelledError
 
-    def _progress(self, *, done: int, total: int) -> None:
+    def _progress(self, *, done: int, total: int, counting: bool = False) -> None:
+        """`counting`: the PSA could not say how many at once, so `total` grows as they come."""
         run = self.ctx.run
-        run.progress = {**run.progress, RecordType.INVOICE.value: {"done": done, "total": total}}
+        figures: dict[str, int | bool] = {"done": done, "total": total}
+        if counting:
+            figures["counting"] = True
+        run.progress = {**run.progress, RecordType.INVOICE.value: figures}
         run.counts = dict(self.ctx.counts)
         SyncRun.objects.filter(pk=run.pk).update(progress=run.progress, counts=run.counts)
         self.on_progress()
+
+
+def _stored_values(record: SyncRecord) -> tuple[Any, ...]:
+    """The record's `RECORD_FIELDS` values (copies of the JSON ones, which change in place)."""
+    values = (getattr(record, attname) for attname in _record_attnames())
+    return tuple(copy(value) if isinstance(value, dict | list) else value for value in values)
+
+
+@cache
+def _record_attnames() -> tuple[str, ...]:
+    attnames = {field.name: field.attname for field in SyncRecord._meta.concrete_fields}
+    return tuple(attnames[name] for name in RECORD_FIELDS)
 
 
 def _is_update(record: SyncRecord) -> bool:

@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from tests.sync.processes.harness import SimulatorServer, point_settings_at, relaxed_simulator
-from tests.sync.processes.probe import create_spans_table, drop_spans_table
+from tests.sync.processes.spans import create_spans_table, drop_spans_table
 from tests.tasks_fixture.processes import subprocess_env
 
 # A killed worker's company is free again this many seconds after its last renewal.
@@ -67,8 +67,6 @@ def child_env(
         "LEDGERBRIDGE_TASK_MODULES": "tests.sync.processes.probe",
         "LEDGERBRIDGE_TASKS": django_settings.TASKS_BACKEND,
         "LOG_LEVEL": "WARNING",
-        # Passed on so the engine-fix prototype in probe.py can be tried: =1 to turn it on.
-        "LEDGERBRIDGE_TEST_KEEP_LEASE": os.environ.get("LEDGERBRIDGE_TEST_KEEP_LEASE", ""),
     }
     if celery_broker:
         extra |= {"CELERY_BROKER_URL": celery_broker, "CELERY_RESULT_BACKEND": celery_broker}

@@ -38,8 +38,8 @@ from tests.sync.processes.harness import (
     relaxed_simulator,
     seed_company,
 )
-from tests.sync.processes.probe import work_spans
 from tests.sync.processes.runs import active_runs, describe_runs, start_worker, sweep
+from tests.sync.processes.spans import work_spans
 from tests.tasks_fixture.processes import Process
 
 pytestmark = [pytest.mark.processes, pytest.mark.slow]

@@ -122,17 +122,8 @@ class AutotaskSource:
     def list_postable_invoices(
         self, *, since: datetime | None = None, thru: datetime | None = None
     ) -> Iterator[InvoiceRef]:
-        thru = thru or clock.now()
-        since = since or thru - self.look_back
         rows = self.client.query(
-            "Invoices",
-            [
-                f.not_exist("webServiceDate"),
-                f.eq("isVoided", False),
-                f.gte("invoiceDateTime", since),
-                f.lte("invoiceDateTime", thru),
-            ],
-            include_fields=_LIST_FIELDS,
+            "Invoices", self._postable(since, thru), include_fields=_LIST_FIELDS
         )
         for record in rows:
             row = entities.Row(record, "Invoice")
@@ -146,6 +137,23 @@ class AutotaskSource:
                 updated_at=row.timestamp("createDateTime"),
                 source_ids=ids,
             )
+
+    def count_postable_invoices(
+        self, *, since: datetime | None = None, thru: datetime | None = None
+    ) -> int:
+        """How many `list_postable_invoices` would list now, in one call (`query/count`)."""
+        return self.client.count("Invoices", self._postable(since, thru))
+
+    def _postable(self, since: datetime | None, thru: datetime | None) -> list[f.Filter]:
+        """Invoices not yet marked (no `webServiceDate`), not voided, dated in the window."""
+        thru = thru or clock.now()
+        since = since or thru - self.look_back
+        return [
+            f.not_exist("webServiceDate"),
+            f.eq("isVoided", False),
+            f.gte("invoiceDateTime", since),
+            f.lte("invoiceDateTime", thru),
+        ]
 
     def get_invoice(self, ref: InvoiceRef) -> Invoice:
         header = self._invoice_header(ref)

@@ -108,15 +108,23 @@ class ConnectWiseSource:
         self, *, since: datetime | None = None, thru: datetime | None = None
     ) -> Iterator[InvoiceRef]:
         """Unposted invoices dated `since` … `thru`, in this connection's locations."""
+        for row in self.client.iter_unposted_invoices(self._postable(since, thru)):
+            yield unposted_ref(row)
+
+    def count_postable_invoices(
+        self, *, since: datetime | None = None, thru: datetime | None = None
+    ) -> int:
+        """How many `list_postable_invoices` would list now, in one call (`…/count`)."""
+        return self.client.count("finance/accounting/unpostedinvoices", self._postable(since, thru))
+
+    def _postable(self, since: datetime | None, thru: datetime | None) -> cq.Condition | None:
         wanted = [
             cq.field("invoiceDate").ge(since) if since else None,
             cq.field("invoiceDate").le(thru) if thru else None,
             cq.field("locationId").is_in(self.location_ids) if self.location_ids else None,
         ]
         filters = [item for item in wanted if item is not None]
-        condition = cq.all_of(*filters) if filters else None
-        for row in self.client.iter_unposted_invoices(condition):
-            yield unposted_ref(row)
+        return cq.all_of(*filters) if filters else None
 
     def get_invoice(self, ref: InvoiceRef) -> Invoice:
         unposted_id = _int_id(ref.source_ids.get("unposted_id") or ref.psa_id, "invoice")
