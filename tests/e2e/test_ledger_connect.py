@@ -12,10 +12,6 @@ Drives Debian's Chromium (/usr/bin/chromium) with Playwright; run with `./dev br
 
 import importlib.util
 import re
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,8 +23,6 @@ from pytest_django.live_server_helper import LiveServer
 from ledgerbridge.accounts.models import Account, User
 from ledgerbridge.companies.models import Company, LedgerConnection
 from ledgerbridge.core import clock
-from ledgerbridge_sim.app import build_app
-from ledgerbridge_sim.state import Simulator
 from tests.companies.conftest import QBO_US, XERO_AU, point_settings_at
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -52,32 +46,6 @@ pytestmark = [
         ),
     ),
 ]
-
-
-@pytest.fixture
-def simulator_url() -> Iterator[str]:
-    """The simulators served by uvicorn on a free 127.0.0.1 port, in a thread of this process."""
-    import uvicorn
-
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(build_app(Simulator()), lifespan="off", log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    # A real server starting in a thread: waiting on the wall clock is the point here.
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the simulator did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        listener.close()
 
 
 def move_clocks(sim_url: str, seconds: int) -> None:

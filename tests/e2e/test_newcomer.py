@@ -27,7 +27,6 @@ Drives Debian's Chromium (/usr/bin/chromium) with Playwright; run with `./dev br
 
 import importlib.util
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -42,14 +41,12 @@ from pytest_django.live_server_helper import LiveServer
 
 from ledgerbridge.accounts.models import PsaCredential
 from ledgerbridge.sync.models import SyncRecord, SyncRun
-from ledgerbridge_sim.app import build_app
 from ledgerbridge_sim.autotask.app import (
     DEFAULT_INTEGRATION_CODE,
     DEFAULT_SECRET,
     DEFAULT_USERNAME,
 )
 from ledgerbridge_sim.connectwise.auth import DEFAULT_CLIENT_ID, DEFAULT_COMPANY, DEFAULT_PUBLIC_KEY
-from ledgerbridge_sim.state import Simulator
 from tests.companies.conftest import QBO_US, XERO_AU, point_settings_at
 from tests.e2e.test_first_login import PASSWORD, create_account, totp_code
 
@@ -79,32 +76,6 @@ pytestmark = [
 
 
 # --- the simulators and a worker -------------------------------------------------------------
-
-
-@pytest.fixture
-def simulator_url() -> Iterator[str]:
-    """The simulators served by uvicorn on a free 127.0.0.1 port, in a thread of this process."""
-    import uvicorn
-
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(build_app(Simulator()), lifespan="off", log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    # A real server starting in a thread: waiting on the wall clock is the point here.
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the simulator did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        listener.close()
 
 
 class Worker:
